@@ -1,0 +1,3 @@
+//! Deterministic scenario simulator: world, lidar, cameras, 2D detector and ground truth
+//!
+//! (Being built: see the open issue for this crate.)
