@@ -5,7 +5,7 @@
 //! `time_offset`) are read when present, in any numeric datatype, either endianness. Points with
 //! non-finite coordinates are skipped and counted, never passed on.
 
-use crate::cloud::{Channels, PointCloud};
+use crate::cloud::PointCloud;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -381,6 +381,7 @@ impl PointCloud {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cloud::Channels;
 
     fn sample() -> PointCloud {
         let mut c = PointCloud::with_capacity(
