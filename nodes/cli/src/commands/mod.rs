@@ -1,5 +1,9 @@
 //! The subcommands: one module each, each with an args struct and an `execute`.
 
+mod bench;
+mod detect;
+mod kitti;
+mod models;
 mod sim;
 
 use clap::Subcommand;
@@ -9,6 +13,14 @@ use clap::Subcommand;
 pub enum Command {
     /// Run a built-in or YAML scenario through the pipeline and score it against ground truth.
     Sim(sim::SimArgs),
+    /// Run stages on KITTI-format data: lidar, frame, track, eval.
+    Kitti(kitti::KittiArgs),
+    /// Detect objects in images with the camera model.
+    Detect(detect::DetectArgs),
+    /// List, verify and prepare the installed models.
+    Models(models::ModelsArgs),
+    /// Benchmark a stage.
+    Bench(bench::BenchArgs),
 }
 
 impl Command {
@@ -16,6 +28,10 @@ impl Command {
     pub fn execute(self) -> anyhow::Result<()> {
         match self {
             Command::Sim(args) => args.execute(),
+            Command::Kitti(args) => args.execute(),
+            Command::Detect(args) => args.execute(),
+            Command::Models(args) => args.execute(),
+            Command::Bench(args) => args.execute(),
         }
     }
 }
