@@ -14,11 +14,13 @@
 //!
 //! Depends on nalgebra, serde and thiserror only. Every other fusionrt crate depends on this one.
 
+pub mod assignment;
 pub mod calib;
 pub mod cloud;
 pub mod config;
 pub mod geometry;
 pub mod image;
+pub mod iou3d;
 pub mod objects;
 pub mod pointcloud2;
 
