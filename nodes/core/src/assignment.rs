@@ -170,7 +170,9 @@ mod tests {
     fn matches_brute_force_on_random_matrices() {
         let mut s = 99u64;
         let mut next = || {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((s >> 11) as f64) / ((1u64 << 53) as f64)
         };
         let mut solver = Assignment::new();
@@ -178,7 +180,8 @@ mod tests {
         for rows in 1..6 {
             for cols in 1..6 {
                 for _ in 0..20 {
-                    let cost: Vec<f64> = (0..rows * cols).map(|_| (next() * 10.0).floor()).collect();
+                    let cost: Vec<f64> =
+                        (0..rows * cols).map(|_| (next() * 10.0).floor()).collect();
                     solver.solve(&cost, rows, cols, &mut out);
                     let total: f64 = out
                         .iter()

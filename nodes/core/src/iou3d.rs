@@ -232,12 +232,30 @@ mod tests {
     fn iou_is_symmetric_on_random_pairs() {
         let mut s = 12345u64;
         let mut next = || {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((s >> 11) as f64) / ((1u64 << 53) as f64)
         };
         for _ in 0..500 {
-            let a = bx(next() * 3.0, next() * 3.0, next(), 1.0 + next() * 4.0, 1.0 + next(), 1.0 + next(), next() * 6.0);
-            let b = bx(next() * 3.0, next() * 3.0, next(), 1.0 + next() * 4.0, 1.0 + next(), 1.0 + next(), next() * 6.0);
+            let a = bx(
+                next() * 3.0,
+                next() * 3.0,
+                next(),
+                1.0 + next() * 4.0,
+                1.0 + next(),
+                1.0 + next(),
+                next() * 6.0,
+            );
+            let b = bx(
+                next() * 3.0,
+                next() * 3.0,
+                next(),
+                1.0 + next() * 4.0,
+                1.0 + next(),
+                1.0 + next(),
+                next() * 6.0,
+            );
             let ab = iou_3d(&a, &b);
             let ba = iou_3d(&b, &a);
             assert!((ab - ba).abs() < 1e-9, "{ab} vs {ba}");

@@ -1,0 +1,650 @@
+//! KITTI tracking files: sequence maps, PointRCNN detection files (as shipped with AB3DMOT),
+//! label / result files, and the camera <-> REP-103 box conversion used at this edge.
+//!
+//! Formats:
+//! - seqmap: `NNNN empty FIRST LAST` per line; the frame count is `LAST - FIRST + 1` as in the
+//!   KITTI / AB3DMOT devkit.
+//! - detections: comma separated, 15 columns:
+//!   `frame,type(1=Pedestrian,2=Car,3=Cyclist),x1,y1,x2,y2,score,h,w,l,x,y,z,ry,alpha`.
+//! - labels (17 columns) and results (18, with a score), space separated:
+//!   `frame track_id type truncated occluded alpha x1 y1 x2 y2 h w l x y z ry [score]`.
+//!
+//! Boxes in KITTI files are in rectified camera coordinates (x right, y down, z forward), with
+//! the *bottom* center and `ry` about camera +y. [`CamBox::to_box3`] converts to the REP-103 frame
+//! the algorithms use (x forward = z_cam, y left = -x_cam, z up = -y_cam, geometric center,
+//! yaw = -ry - pi/2), and [`CamBox::from_box3`] converts back exactly.
+//!
+//! Bad input (wrong column count, unparsable or non-finite numbers, negative sizes, frames out of
+//! order) is an error that names the file and the line. An empty detection file is valid: the
+//! sequence simply has no detections of that class.
+
+use fusionrt_core::geometry::wrap_angle;
+use fusionrt_core::{BBox2, Box3, ObjectClass};
+use nalgebra::Vector3;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// Errors reading or writing KITTI tracking files.
+#[derive(Debug, thiserror::Error)]
+pub enum TrackingError {
+    /// The file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A line is malformed.
+    #[error("{path}:{line}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// One sequence of a seqmap.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SeqEntry {
+    /// Sequence name, e.g. `0004`.
+    pub name: String,
+    /// Number of frames (`LAST - FIRST + 1`).
+    pub num_frames: u32,
+}
+
+/// A 3D box as written in KITTI files: camera coordinates, bottom center, `ry` about camera y.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CamBox {
+    /// Height, m.
+    pub h: f64,
+    /// Width, m.
+    pub w: f64,
+    /// Length, m.
+    pub l: f64,
+    /// Bottom center x (right), m.
+    pub x: f64,
+    /// Bottom center y (down), m.
+    pub y: f64,
+    /// Bottom center z (forward), m.
+    pub z: f64,
+    /// Rotation about camera y, rad.
+    pub ry: f64,
+}
+
+impl CamBox {
+    /// The box in the REP-103 frame (x forward, y left, z up), geometric center.
+    pub fn to_box3(&self) -> Box3 {
+        Box3::new(
+            Vector3::new(self.z, -self.x, 0.5 * self.h - self.y),
+            Vector3::new(self.l, self.w, self.h),
+            wrap_angle(-self.ry - std::f64::consts::FRAC_PI_2),
+        )
+    }
+
+    /// The inverse of [`CamBox::to_box3`].
+    pub fn from_box3(b: &Box3) -> Self {
+        let h = b.size.z;
+        Self {
+            h,
+            w: b.size.y,
+            l: b.size.x,
+            x: -b.center.y,
+            y: 0.5 * h - b.center.z,
+            z: b.center.x,
+            ry: wrap_angle(-b.yaw_rad - std::f64::consts::FRAC_PI_2),
+        }
+    }
+}
+
+/// One PointRCNN detection line.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TrackingDetection {
+    /// Frame index.
+    pub frame: u32,
+    /// Class (car, pedestrian or bicycle = cyclist).
+    pub class: ObjectClass,
+    /// 2D box in the left color image, px.
+    pub bbox2: BBox2,
+    /// Raw detector score (PointRCNN: a logit, any real number).
+    pub score: f64,
+    /// 3D box in camera coordinates.
+    pub cam: CamBox,
+    /// Observation angle, rad.
+    pub alpha: f64,
+}
+
+/// Object types in KITTI labels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LabelType {
+    /// Car.
+    Car,
+    /// Van (a neighbouring class of car: ignored, not counted, for car evaluation).
+    Van,
+    /// Truck.
+    Truck,
+    /// Pedestrian.
+    Pedestrian,
+    /// Seated person (a neighbouring class of pedestrian).
+    PersonSitting,
+    /// Cyclist.
+    Cyclist,
+    /// Tram.
+    Tram,
+    /// Miscellaneous.
+    Misc,
+    /// Region to ignore (2D box only).
+    DontCare,
+}
+
+impl LabelType {
+    /// Parses a KITTI type name (case-insensitive).
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "car" => Self::Car,
+            "van" => Self::Van,
+            "truck" => Self::Truck,
+            "pedestrian" => Self::Pedestrian,
+            "person_sitting" => Self::PersonSitting,
+            "cyclist" => Self::Cyclist,
+            "tram" => Self::Tram,
+            "misc" => Self::Misc,
+            "dontcare" => Self::DontCare,
+            _ => return None,
+        })
+    }
+
+    /// The KITTI spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Car => "Car",
+            Self::Van => "Van",
+            Self::Truck => "Truck",
+            Self::Pedestrian => "Pedestrian",
+            Self::PersonSitting => "Person_sitting",
+            Self::Cyclist => "Cyclist",
+            Self::Tram => "Tram",
+            Self::Misc => "Misc",
+            Self::DontCare => "DontCare",
+        }
+    }
+
+    /// The KITTI type of a perception class, if KITTI tracking evaluates it.
+    pub fn from_class(class: ObjectClass) -> Option<Self> {
+        match class {
+            ObjectClass::Car => Some(Self::Car),
+            ObjectClass::Pedestrian => Some(Self::Pedestrian),
+            ObjectClass::Bicycle => Some(Self::Cyclist),
+            _ => None,
+        }
+    }
+}
+
+/// One line of a KITTI tracking label or result file.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TrackingRow {
+    /// Frame index.
+    pub frame: u32,
+    /// Track id (-1 for DontCare and ignored labels).
+    pub track_id: i64,
+    /// Object type.
+    pub kind: LabelType,
+    /// Truncation level (0, 1, 2; -1 when unknown).
+    pub truncated: i32,
+    /// Occlusion level (0..3; -1 when unknown).
+    pub occluded: i32,
+    /// Observation angle, rad.
+    pub alpha: f64,
+    /// 2D box, px.
+    pub bbox2: BBox2,
+    /// 3D box in camera coordinates.
+    pub cam: CamBox,
+    /// Score (results only).
+    pub score: Option<f64>,
+}
+
+fn io_err(path: &Path, source: std::io::Error) -> TrackingError {
+    TrackingError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn parse_err(path: &Path, line: usize, message: impl Into<String>) -> TrackingError {
+    TrackingError::Parse {
+        path: path.to_path_buf(),
+        line,
+        message: message.into(),
+    }
+}
+
+fn read_text(path: &Path) -> Result<String, TrackingError> {
+    std::fs::read_to_string(path).map_err(|e| io_err(path, e))
+}
+
+fn num<T: std::str::FromStr>(
+    path: &Path,
+    line: usize,
+    field: &str,
+    text: &str,
+) -> Result<T, TrackingError> {
+    text.trim().parse::<T>().map_err(|_| {
+        parse_err(
+            path,
+            line,
+            format!("field `{field}`: cannot parse `{text}`"),
+        )
+    })
+}
+
+fn finite(path: &Path, line: usize, field: &str, text: &str) -> Result<f64, TrackingError> {
+    let v: f64 = num(path, line, field, text)?;
+    if v.is_finite() {
+        Ok(v)
+    } else {
+        Err(parse_err(
+            path,
+            line,
+            format!("field `{field}` is not finite: `{text}`"),
+        ))
+    }
+}
+
+fn frame_index(path: &Path, line: usize, text: &str) -> Result<u32, TrackingError> {
+    // Frames are integers, but some writers print them as floats (`12.0`).
+    let v = finite(path, line, "frame", text)?;
+    if v < 0.0 || v.fract() != 0.0 || v > f64::from(u32::MAX) {
+        return Err(parse_err(path, line, format!("bad frame index `{text}`")));
+    }
+    Ok(v as u32)
+}
+
+fn size(path: &Path, line: usize, field: &str, text: &str) -> Result<f64, TrackingError> {
+    let v = finite(path, line, field, text)?;
+    if v < 0.0 {
+        return Err(parse_err(
+            path,
+            line,
+            format!("negative size `{field}` = {v}"),
+        ));
+    }
+    Ok(v)
+}
+
+/// Reads a seqmap file.
+pub fn read_seqmap(path: &Path) -> Result<Vec<SeqEntry>, TrackingError> {
+    let text = read_text(path)?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let n = i + 1;
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.is_empty() {
+            continue;
+        }
+        if f.len() != 4 {
+            return Err(parse_err(
+                path,
+                n,
+                format!("expected 4 columns, found {}", f.len()),
+            ));
+        }
+        let first: u32 = num(path, n, "first frame", f[2])?;
+        let last: u32 = num(path, n, "last frame", f[3])?;
+        if last < first {
+            return Err(parse_err(path, n, "last frame before first frame"));
+        }
+        if f[0].is_empty() || !f[0].chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(parse_err(path, n, format!("bad sequence name `{}`", f[0])));
+        }
+        out.push(SeqEntry {
+            name: f[0].to_string(),
+            num_frames: last - first + 1,
+        });
+    }
+    if out.is_empty() {
+        return Err(parse_err(path, 1, "the seqmap lists no sequence"));
+    }
+    Ok(out)
+}
+
+/// Reads a PointRCNN detection file (15 comma-separated columns); frames must not decrease.
+pub fn read_detections(path: &Path) -> Result<Vec<TrackingDetection>, TrackingError> {
+    let text = read_text(path)?;
+    parse_detections(path, &text)
+}
+
+/// Parses the text of a detection file; `path` names it in errors.
+pub fn parse_detections(path: &Path, text: &str) -> Result<Vec<TrackingDetection>, TrackingError> {
+    let mut out = Vec::new();
+    let mut last_frame = 0u32;
+    for (i, line) in text.lines().enumerate() {
+        let n = i + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let f: Vec<&str> = line.split(',').collect();
+        if f.len() != 15 {
+            return Err(parse_err(
+                path,
+                n,
+                format!("expected 15 comma-separated columns, found {}", f.len()),
+            ));
+        }
+        let frame = frame_index(path, n, f[0])?;
+        if frame < last_frame {
+            return Err(parse_err(
+                path,
+                n,
+                format!("frame {frame} out of order (after frame {last_frame})"),
+            ));
+        }
+        last_frame = frame;
+        let class = match f[1].trim() {
+            "1" => ObjectClass::Pedestrian,
+            "2" => ObjectClass::Car,
+            "3" => ObjectClass::Bicycle,
+            other => {
+                return Err(parse_err(
+                    path,
+                    n,
+                    format!("unknown type `{other}` (1, 2 or 3)"),
+                ));
+            }
+        };
+        let bbox2 = BBox2::new(
+            finite(path, n, "x1", f[2])? as f32,
+            finite(path, n, "y1", f[3])? as f32,
+            finite(path, n, "x2", f[4])? as f32,
+            finite(path, n, "y2", f[5])? as f32,
+        );
+        if !bbox2.is_valid() {
+            return Err(parse_err(path, n, "inverted 2D box"));
+        }
+        out.push(TrackingDetection {
+            frame,
+            class,
+            bbox2,
+            score: finite(path, n, "score", f[6])?,
+            cam: CamBox {
+                h: size(path, n, "h", f[7])?,
+                w: size(path, n, "w", f[8])?,
+                l: size(path, n, "l", f[9])?,
+                x: finite(path, n, "x", f[10])?,
+                y: finite(path, n, "y", f[11])?,
+                z: finite(path, n, "z", f[12])?,
+                ry: finite(path, n, "ry", f[13])?,
+            },
+            alpha: finite(path, n, "alpha", f[14])?,
+        });
+    }
+    Ok(out)
+}
+
+/// Reads a KITTI tracking label (17 columns) or result (18 columns) file.
+pub fn read_tracking_file(path: &Path) -> Result<Vec<TrackingRow>, TrackingError> {
+    let text = read_text(path)?;
+    parse_tracking_rows(path, &text)
+}
+
+/// Parses the text of a label or result file; `path` names it in errors.
+pub fn parse_tracking_rows(path: &Path, text: &str) -> Result<Vec<TrackingRow>, TrackingError> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let n = i + 1;
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.is_empty() {
+            continue;
+        }
+        if f.len() != 17 && f.len() != 18 {
+            return Err(parse_err(
+                path,
+                n,
+                format!("expected 17 or 18 columns, found {}", f.len()),
+            ));
+        }
+        let kind = LabelType::parse(f[2])
+            .ok_or_else(|| parse_err(path, n, format!("unknown object type `{}`", f[2])))?;
+        let track_id = finite(path, n, "track_id", f[1])?;
+        if track_id.fract() != 0.0 {
+            return Err(parse_err(path, n, format!("bad track id `{}`", f[1])));
+        }
+        let dont_care = kind == LabelType::DontCare;
+        // DontCare rows carry -1 / -1000 placeholders for the 3D box.
+        let dim = |field: &str, text: &str| -> Result<f64, TrackingError> {
+            if dont_care {
+                finite(path, n, field, text)
+            } else {
+                size(path, n, field, text)
+            }
+        };
+        out.push(TrackingRow {
+            frame: frame_index(path, n, f[0])?,
+            track_id: track_id as i64,
+            kind,
+            truncated: finite(path, n, "truncated", f[3])? as i32,
+            occluded: finite(path, n, "occluded", f[4])? as i32,
+            alpha: finite(path, n, "alpha", f[5])?,
+            bbox2: BBox2::new(
+                finite(path, n, "x1", f[6])? as f32,
+                finite(path, n, "y1", f[7])? as f32,
+                finite(path, n, "x2", f[8])? as f32,
+                finite(path, n, "y2", f[9])? as f32,
+            ),
+            cam: CamBox {
+                h: dim("h", f[10])?,
+                w: dim("w", f[11])?,
+                l: dim("l", f[12])?,
+                x: finite(path, n, "x", f[13])?,
+                y: finite(path, n, "y", f[14])?,
+                z: finite(path, n, "z", f[15])?,
+                ry: finite(path, n, "ry", f[16])?,
+            },
+            score: if f.len() == 18 {
+                Some(finite(path, n, "score", f[17])?)
+            } else {
+                None
+            },
+        });
+    }
+    Ok(out)
+}
+
+/// Appends one result line (18 columns, space separated) to `out`.
+pub fn format_result_row(row: &TrackingRow, out: &mut String) {
+    let c = &row.cam;
+    let b = &row.bbox2;
+    let _ = writeln!(
+        out,
+        "{} {} {} {} {} {:.6} {:.4} {:.4} {:.4} {:.4} {:.6} {:.6} {:.6} {:.6} {:.6} {:.6} {:.6} {:.6}",
+        row.frame,
+        row.track_id,
+        row.kind.name(),
+        row.truncated,
+        row.occluded,
+        row.alpha,
+        b.x1,
+        b.y1,
+        b.x2,
+        b.y2,
+        c.h,
+        c.w,
+        c.l,
+        c.x,
+        c.y,
+        c.z,
+        c.ry,
+        row.score.unwrap_or(-1.0),
+    );
+}
+
+/// Writes result rows to `path`.
+pub fn write_results(path: &Path, rows: &[TrackingRow]) -> Result<(), TrackingError> {
+    let mut text = String::with_capacity(rows.len() * 120);
+    for r in rows {
+        format_result_row(r, &mut text);
+    }
+    std::fs::write(path, text).map_err(|e| io_err(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn camera_box_round_trips_through_rep103() {
+        let c = CamBox {
+            h: 1.5,
+            w: 1.6,
+            l: 3.9,
+            x: -4.5,
+            y: 1.8,
+            z: 13.4,
+            ry: -2.1,
+        };
+        let b = c.to_box3();
+        assert!((b.center.x - 13.4).abs() < 1e-12);
+        assert!((b.center.y - 4.5).abs() < 1e-12);
+        assert!((b.center.z - (0.75 - 1.8)).abs() < 1e-12);
+        let back = CamBox::from_box3(&b);
+        for (a, e) in [
+            (back.h, c.h),
+            (back.w, c.w),
+            (back.l, c.l),
+            (back.x, c.x),
+            (back.y, c.y),
+            (back.z, c.z),
+            (back.ry, c.ry),
+        ] {
+            assert!((a - e).abs() < 1e-12, "{a} vs {e}");
+        }
+    }
+
+    #[test]
+    fn heading_follows_ry() {
+        // ry = 0: the object's length points along camera +x (to the right) = REP-103 -y.
+        let b = CamBox {
+            h: 1.0,
+            w: 1.0,
+            l: 4.0,
+            x: 0.0,
+            y: 0.0,
+            z: 10.0,
+            ry: 0.0,
+        }
+        .to_box3();
+        let front = b.bev_corners()[0];
+        assert!(front[1] < -1.9, "{front:?}");
+        // ry = -pi/2: heading along camera +z (forward) = REP-103 +x, yaw 0.
+        let b = CamBox {
+            h: 1.0,
+            w: 1.0,
+            l: 4.0,
+            x: 0.0,
+            y: 0.0,
+            z: 10.0,
+            ry: -std::f64::consts::FRAC_PI_2,
+        }
+        .to_box3();
+        assert!(b.yaw_rad.abs() < 1e-12);
+    }
+
+    #[test]
+    fn parses_a_real_detection_line() {
+        let text = "0,2,298.3125,165.1800,458.2292,293.4391,8.2981,1.9605,1.8137,4.7549,-4.5720,1.8435,13.5308,-2.1125,-1.7867\n";
+        let d = parse_detections(Path::new("d.txt"), text).unwrap();
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].class, ObjectClass::Car);
+        assert!((d[0].cam.l - 4.7549).abs() < 1e-12);
+    }
+
+    #[test]
+    fn bad_detection_lines_name_file_and_line() {
+        let ok = "0,2,1,1,2,2,0.5,1,1,1,0,0,5,0,0\n";
+        let cases = [
+            (
+                format!("{ok}0,2,1,1,2,2,0.5,1,1,1,0,0,5,0\n"),
+                "15 comma-separated",
+            ),
+            (
+                format!("{ok}0,2,1,1,2,2,0.5,NaN,1,1,0,0,5,0,0\n"),
+                "not finite",
+            ),
+            (
+                format!("{ok}0,2,1,1,2,2,0.5,1,-1,1,0,0,5,0,0\n"),
+                "negative size",
+            ),
+            (
+                format!("3,2,1,1,2,2,0.5,1,1,1,0,0,5,0,0\n{ok}"),
+                "out of order",
+            ),
+            (
+                format!("{ok}0,7,1,1,2,2,0.5,1,1,1,0,0,5,0,0\n"),
+                "unknown type",
+            ),
+        ];
+        for (text, what) in cases {
+            let err = parse_detections(Path::new("seq/0001.txt"), &text)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("seq/0001.txt:2") && err.contains(what),
+                "{err}"
+            );
+        }
+        assert!(parse_detections(Path::new("e.txt"), "").unwrap().is_empty());
+    }
+
+    #[test]
+    fn result_rows_round_trip() {
+        let row = TrackingRow {
+            frame: 3,
+            track_id: 7,
+            kind: LabelType::Cyclist,
+            truncated: 0,
+            occluded: 0,
+            alpha: -1.5,
+            bbox2: BBox2::new(10.0, 20.0, 30.0, 60.0),
+            cam: CamBox {
+                h: 1.7,
+                w: 0.6,
+                l: 1.8,
+                x: 1.0,
+                y: 1.5,
+                z: 20.0,
+                ry: 0.3,
+            },
+            score: Some(0.875),
+        };
+        let mut text = String::new();
+        format_result_row(&row, &mut text);
+        let back = parse_tracking_rows(Path::new("r.txt"), &text).unwrap();
+        assert_eq!(back.len(), 1);
+        assert_eq!(back[0].kind, LabelType::Cyclist);
+        assert_eq!(back[0].score, Some(0.875));
+        assert!((back[0].cam.z - 20.0).abs() < 1e-9);
+        let bad = parse_tracking_rows(Path::new("l.txt"), "0 1 Car 0 0\n").unwrap_err();
+        assert!(bad.to_string().contains("l.txt:1"));
+    }
+
+    #[test]
+    fn seqmap_counts_frames() {
+        let dir = std::env::temp_dir().join(format!("fusionrt-seqmap-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("seqmap");
+        std::fs::write(&p, "0000 empty 000000 000154\n0002 empty 000000 000233\n").unwrap();
+        let s = read_seqmap(&p).unwrap();
+        assert_eq!(
+            s[0],
+            SeqEntry {
+                name: "0000".into(),
+                num_frames: 155
+            }
+        );
+        std::fs::write(&p, "0000 empty 000000\n").unwrap();
+        assert!(read_seqmap(&p).unwrap_err().to_string().contains(":1"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
