@@ -1,0 +1,101 @@
+//! Per-stage latency measurement: one HDR histogram per stage, in nanoseconds.
+//!
+//! Stage costs are measured with a monotonic clock (`Instant`), so they mean the same in real
+//! time and in replay. Histograms are allocated once at start; recording allocates nothing.
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use std::time::Duration;
+
+/// Highest latency a histogram records exactly: 60 s. Longer values are clamped (and counted).
+const MAX_TRACKABLE_NS: u64 = 60_000_000_000;
+
+/// Percentiles of one stage's latency, in milliseconds.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LatencySummary {
+    /// Stage name.
+    pub stage: &'static str,
+    /// Number of samples.
+    pub count: u64,
+    /// Median, ms.
+    pub p50_ms: f64,
+    /// 90th percentile, ms.
+    pub p90_ms: f64,
+    /// 99th percentile, ms.
+    pub p99_ms: f64,
+    /// 99.9th percentile, ms.
+    pub p999_ms: f64,
+    /// Maximum, ms.
+    pub max_ms: f64,
+    /// Mean, ms.
+    pub mean_ms: f64,
+}
+
+/// A named latency histogram.
+#[derive(Debug)]
+pub struct StageLatency {
+    name: &'static str,
+    histogram: Histogram<u64>,
+}
+
+impl StageLatency {
+    /// A histogram for one stage, 3 significant digits from 1 ns to 60 s.
+    pub fn new(name: &'static str) -> Self {
+        // 1..=60 s at 3 significant figures is always a valid histogram configuration.
+        #[allow(clippy::expect_used)]
+        let histogram = Histogram::new_with_bounds(1, MAX_TRACKABLE_NS, 3)
+            .expect("static histogram bounds are valid");
+        Self { name, histogram }
+    }
+
+    /// Records one sample.
+    pub fn record(&mut self, elapsed: Duration) {
+        let ns = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        self.histogram.saturating_record(ns.clamp(1, MAX_TRACKABLE_NS));
+    }
+
+    /// Stage name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Percentiles so far.
+    pub fn summary(&self) -> LatencySummary {
+        let h = &self.histogram;
+        let ms = |ns: u64| ns as f64 * 1e-6;
+        LatencySummary {
+            stage: self.name,
+            count: h.len(),
+            p50_ms: ms(h.value_at_quantile(0.5)),
+            p90_ms: ms(h.value_at_quantile(0.9)),
+            p99_ms: ms(h.value_at_quantile(0.99)),
+            p999_ms: ms(h.value_at_quantile(0.999)),
+            max_ms: ms(h.max()),
+            mean_ms: h.mean() * 1e-6,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_of_known_samples() {
+        let mut s = StageLatency::new("lidar");
+        for ms in 1..=100u64 {
+            s.record(Duration::from_millis(ms));
+        }
+        let sum = s.summary();
+        assert_eq!(sum.count, 100);
+        assert!((sum.p50_ms - 50.0).abs() < 0.1, "{sum:?}");
+        assert!((sum.p99_ms - 99.0).abs() < 0.1, "{sum:?}");
+        assert!((sum.max_ms - 100.0).abs() < 0.1, "{sum:?}");
+    }
+
+    #[test]
+    fn empty_histogram_reports_zeros() {
+        let sum = StageLatency::new("x").summary();
+        assert_eq!((sum.count, sum.p50_ms, sum.max_ms), (0, 0.0, 0.0));
+    }
+}
