@@ -1,0 +1,198 @@
+//! Tracker configuration: one [`ClassParams`] block per perception class.
+
+use fusionrt_core::ObjectClass;
+use serde::{Deserialize, Serialize};
+
+/// Motion model of a class's filter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MotionModelKind {
+    /// Constant velocity in x, y, z (linear Kalman filter); heading is a random walk.
+    ConstantVelocity,
+    /// Constant turn rate and velocity along the heading (EKF).
+    Ctrv,
+    /// Kinematic bicycle (center-referenced, wheelbase from the box length) (EKF).
+    Bicycle,
+}
+
+/// Cost used to associate detections with tracks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AssociationMetric {
+    /// 3D generalized IoU; `gate` is the smallest GIoU accepted (in `(-1, 1]`).
+    Giou3d,
+    /// 3D IoU; `gate` is the smallest IoU accepted.
+    Iou3d,
+    /// Euclidean distance of the box centers; `gate` is the largest distance, m.
+    CenterDistance,
+    /// Mahalanobis distance of the position innovation; `gate` is the largest squared distance.
+    Mahalanobis,
+}
+
+/// Filter, gating and life-cycle parameters of one class.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClassParams {
+    /// Motion model.
+    pub motion_model: MotionModelKind,
+    /// Association cost.
+    pub association: AssociationMetric,
+    /// Gate on the association cost (see [`AssociationMetric`] for its meaning).
+    pub gate: f64,
+    /// Pre-gate: pairs whose centers are farther apart than this are never scored, m.
+    pub max_center_distance_m: f64,
+    /// Detections at or above this score are associated first; lower ones only extend tracks
+    /// that the first pass left unmatched.
+    pub high_score: f32,
+    /// Detections below this score never start a track.
+    pub new_track_min_score: f32,
+    /// Hits needed to confirm a tentative track.
+    pub min_hits: u32,
+    /// A tentative track is deleted when it misses this many consecutive frames.
+    pub tentative_max_misses: u32,
+    /// A confirmed track is deleted after this long without an associated detection, s.
+    pub max_coast_s: f64,
+    /// Coasting tracks are published for this long after their last detection, s.
+    pub publish_coast_s: f64,
+    /// Publish tentative tracks too.
+    pub publish_tentative: bool,
+    /// Factor applied to the published score of a coasting track per frame without detection.
+    pub coast_score_factor: f32,
+    /// Measurement noise of the box center, m (1 sigma).
+    pub sigma_position_m: f64,
+    /// Measurement noise of the vertical center, m.
+    pub sigma_z_m: f64,
+    /// Measurement noise of the heading, rad.
+    pub sigma_yaw_rad: f64,
+    /// Process noise: acceleration, m/s² (1 sigma).
+    pub sigma_accel_mps2: f64,
+    /// Process noise: vertical acceleration, m/s².
+    pub sigma_accel_z_mps2: f64,
+    /// Process noise: yaw acceleration (CTRV), steering rate (bicycle, rad/s) or yaw rate
+    /// (constant velocity), rad/s².
+    pub sigma_yaw_accel_radps2: f64,
+    /// Initial velocity uncertainty, m/s.
+    pub sigma_init_velocity_mps: f64,
+    /// Smallest gain of the box size average (1 = follow the last detection).
+    pub size_gain: f64,
+    /// Probability that the detector sees an existing object (for the existence probability).
+    pub detection_probability: f32,
+}
+
+impl Default for ClassParams {
+    fn default() -> Self {
+        Self {
+            motion_model: MotionModelKind::ConstantVelocity,
+            association: AssociationMetric::Giou3d,
+            gate: -0.2,
+            max_center_distance_m: 6.0,
+            high_score: 0.0,
+            new_track_min_score: 0.0,
+            min_hits: 3,
+            tentative_max_misses: 1,
+            max_coast_s: 0.25,
+            publish_coast_s: 0.0,
+            publish_tentative: false,
+            coast_score_factor: 0.8,
+            sigma_position_m: 0.3,
+            sigma_z_m: 0.3,
+            sigma_yaw_rad: 0.3,
+            sigma_accel_mps2: 4.0,
+            sigma_accel_z_mps2: 1.0,
+            sigma_yaw_accel_radps2: 1.0,
+            sigma_init_velocity_mps: 10.0,
+            size_gain: 0.2,
+            detection_probability: 0.9,
+        }
+    }
+}
+
+impl ClassParams {
+    /// Defaults for pedestrians: slower, smaller, more missed detections.
+    pub fn pedestrian() -> Self {
+        Self {
+            max_center_distance_m: 3.0,
+            gate: -0.4,
+            tentative_max_misses: 1,
+            max_coast_s: 0.45,
+            sigma_position_m: 0.2,
+            sigma_accel_mps2: 2.0,
+            sigma_init_velocity_mps: 3.0,
+            ..Self::default()
+        }
+    }
+
+    /// Defaults for cyclists and motorcycles.
+    pub fn cyclist() -> Self {
+        Self {
+            max_center_distance_m: 5.0,
+            gate: -0.4,
+            max_coast_s: 0.45,
+            sigma_accel_mps2: 3.0,
+            sigma_init_velocity_mps: 6.0,
+            ..Self::default()
+        }
+    }
+}
+
+/// Tracker configuration: per-class parameters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrackerConfig {
+    /// Objects of unknown class.
+    pub unknown: ClassParams,
+    /// Cars and vans.
+    pub car: ClassParams,
+    /// Trucks.
+    pub truck: ClassParams,
+    /// Buses.
+    pub bus: ClassParams,
+    /// Pedestrians.
+    pub pedestrian: ClassParams,
+    /// Cyclists.
+    pub bicycle: ClassParams,
+    /// Motorcycles.
+    pub motorcycle: ClassParams,
+}
+
+impl Default for TrackerConfig {
+    fn default() -> Self {
+        Self {
+            unknown: ClassParams::default(),
+            car: ClassParams::default(),
+            truck: ClassParams::default(),
+            bus: ClassParams::default(),
+            pedestrian: ClassParams::pedestrian(),
+            bicycle: ClassParams::cyclist(),
+            motorcycle: ClassParams::cyclist(),
+        }
+    }
+}
+
+impl TrackerConfig {
+    /// The parameters of one class.
+    pub fn class(&self, class: ObjectClass) -> &ClassParams {
+        match class {
+            ObjectClass::Unknown => &self.unknown,
+            ObjectClass::Car => &self.car,
+            ObjectClass::Truck => &self.truck,
+            ObjectClass::Bus => &self.bus,
+            ObjectClass::Pedestrian => &self.pedestrian,
+            ObjectClass::Bicycle => &self.bicycle,
+            ObjectClass::Motorcycle => &self.motorcycle,
+        }
+    }
+
+    /// Mutable parameters of one class.
+    pub fn class_mut(&mut self, class: ObjectClass) -> &mut ClassParams {
+        match class {
+            ObjectClass::Unknown => &mut self.unknown,
+            ObjectClass::Car => &mut self.car,
+            ObjectClass::Truck => &mut self.truck,
+            ObjectClass::Bus => &mut self.bus,
+            ObjectClass::Pedestrian => &mut self.pedestrian,
+            ObjectClass::Bicycle => &mut self.bicycle,
+            ObjectClass::Motorcycle => &mut self.motorcycle,
+        }
+    }
+}
