@@ -1,0 +1,548 @@
+//! KITTI 3D MOT evaluation under the AB3DMOT protocol (its `scripts/KITTI/evaluate.py`, a 3D
+//! IoU version of the KITTI tracking devkit), plus HOTA.
+//!
+//! Per class, per sequence and frame: ground truth and hypotheses are matched by the Hungarian
+//! method on `1 - IoU3d` with a gate `IoU >= min_overlap` (0.25 by default). Ignore rules:
+//! - ground truth of a neighbouring class (Van for Car, Person_sitting for Pedestrian), or
+//!   truncated above 0, or occluded above 2, is ignored: unmatched it is no miss, matched it is
+//!   no true positive for MOTA (it still counts in MOTP and recall, as in the devkit);
+//! - an unmatched hypothesis of a neighbouring class, at most 25 px tall, or covered more than
+//!   half by a DontCare region is ignored (no false positive).
+//!
+//! Hypothesis scores are replaced by the mean score of their track in the sequence, and tracks
+//! whose mean is below a threshold are dropped. The thresholds are those of the devkit's
+//! `getThresholds` (40 recall steps over the matched scores); sAMOTA and AMOTA are the sums of
+//! sMOTA and MOTA over them divided by 40; MOTA, MOTP, IDS and FRAG are reported at the threshold
+//! of best MOTA, as AB3DMOT does. Id switches and fragmentations follow the devkit's trajectory
+//! rules (including `truncation`-ignored frames resetting the last id).
+//!
+//! HOTA (Luiten et al. 2021, TrackEval's algorithm) is computed on 3D IoU over the same data at
+//! the best-MOTA threshold, after removing ignored ground truth, the hypotheses matched to it and
+//! the ignored hypotheses (TrackEval's KITTI preprocessing, with the 3D IoU gate instead of 2D).
+
+use crate::hota::{HotaAccumulator, HotaSummary};
+use fusionrt_core::assignment::Assignment;
+use fusionrt_core::iou3d::iou_3d;
+use fusionrt_core::{BBox2, Box3};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+const MAX_COST: f64 = 1e9;
+/// Recall sample points of the AB3DMOT devkit (40 intervals).
+const NUM_SAMPLE_PTS: f64 = 41.0;
+
+/// Devkit parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct KittiEvalParams {
+    /// Minimum 3D IoU of a match.
+    pub min_overlap: f64,
+    /// Ground truth truncated more than this is ignored.
+    pub max_truncation: i32,
+    /// Ground truth occluded more than this is ignored.
+    pub max_occlusion: i32,
+    /// Unmatched hypotheses at most this tall (px) are ignored.
+    pub min_height_px: f64,
+}
+
+impl Default for KittiEvalParams {
+    fn default() -> Self {
+        Self {
+            min_overlap: 0.25,
+            max_truncation: 0,
+            max_occlusion: 2,
+            min_height_px: 25.0,
+        }
+    }
+}
+
+/// A ground-truth object of the evaluated class or of its neighbouring class.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct KittiGt {
+    /// Track id.
+    pub track_id: i64,
+    /// True for the neighbouring class (Van for Car, Person_sitting for Pedestrian).
+    pub neighbour: bool,
+    /// Truncation level.
+    pub truncation: i32,
+    /// Occlusion level.
+    pub occlusion: i32,
+    /// 3D box (any right-handed frame, the same for hypotheses).
+    pub bbox: Box3,
+}
+
+/// A hypothesis (tracker output) of the evaluated class or of its neighbouring class.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct KittiHyp {
+    /// Track id.
+    pub track_id: i64,
+    /// True for the neighbouring class.
+    pub neighbour: bool,
+    /// 2D box, px.
+    pub bbox2: BBox2,
+    /// 3D box.
+    pub bbox: Box3,
+    /// Score.
+    pub score: f64,
+}
+
+/// One frame of one class.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct KittiFrame {
+    /// Ground truth.
+    pub gt: Vec<KittiGt>,
+    /// DontCare regions, px.
+    pub dont_care: Vec<BBox2>,
+    /// Hypotheses.
+    pub hyp: Vec<KittiHyp>,
+}
+
+/// One sequence of one class.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct KittiSequence {
+    /// Frames in order.
+    pub frames: Vec<KittiFrame>,
+}
+
+/// CLEAR MOT counts at one score threshold.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct ClearMot {
+    /// MOTA.
+    pub mota: f64,
+    /// MOTP (mean 3D IoU of the true positives).
+    pub motp: f64,
+    /// sMOTA at the recall of the threshold.
+    pub smota: f64,
+    /// True positives (ignored ones included, as in the devkit).
+    pub tp: u64,
+    /// False positives.
+    pub fp: u64,
+    /// Misses.
+    pub fn_: u64,
+    /// Id switches.
+    pub id_switches: u64,
+    /// Fragmentations.
+    pub fragmentations: u64,
+    /// Ground truth counted (ignored excluded).
+    pub num_gt: u64,
+    /// Recall, `tp / (tp + fn)`.
+    pub recall: f64,
+    /// Precision, `tp / (tp + fp)`.
+    pub precision: f64,
+    /// Mostly tracked share of trajectories.
+    pub mt: f64,
+    /// Mostly lost share of trajectories.
+    pub ml: f64,
+}
+
+/// Evaluation result of one class.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct KittiClassResult {
+    /// Scaled AMOTA (AB3DMOT).
+    pub samota: f64,
+    /// Average MOTA over the recall thresholds.
+    pub amota: f64,
+    /// Average MOTP over the recall thresholds.
+    pub amotp: f64,
+    /// CLEAR MOT at the threshold of best MOTA.
+    pub best: ClearMot,
+    /// That threshold.
+    pub best_threshold: f64,
+    /// HOTA at that threshold.
+    pub hota: HotaSummary,
+}
+
+struct Pass {
+    stats: ClearMot,
+    scores: Vec<f64>,
+}
+
+/// Evaluates one class over sequences.
+pub fn evaluate_class(seqs: &[KittiSequence], params: &KittiEvalParams) -> KittiClassResult {
+    let first = run(seqs, params, -10000.0, 1.0, None);
+    let num_gt = first.stats.tp + first.stats.fn_;
+    let (thresholds, recalls) = get_thresholds(&first.scores, num_gt);
+    let mut result = KittiClassResult::default();
+    let (mut best_mota, mut best_threshold) = (0.0, -10000.0);
+    for (t, r) in thresholds.iter().zip(&recalls) {
+        let p = run(seqs, params, *t, *r, None);
+        result.samota += p.stats.smota;
+        result.amota += p.stats.mota;
+        result.amotp += p.stats.motp;
+        if p.stats.mota > best_mota {
+            best_mota = p.stats.mota;
+            best_threshold = *t;
+        }
+    }
+    let n = NUM_SAMPLE_PTS - 1.0;
+    result.samota /= n;
+    result.amota /= n;
+    result.amotp /= n;
+    let mut hota = HotaAccumulator::new();
+    result.best = run(seqs, params, best_threshold, 1.0, Some(&mut hota)).stats;
+    result.best_threshold = best_threshold;
+    result.hota = hota.summary();
+    result
+}
+
+/// The devkit's score thresholds and recalls (the first, zero-recall one dropped).
+fn get_thresholds(scores: &[f64], num_gt: u64) -> (Vec<f64>, Vec<f64>) {
+    let mut s = scores.to_vec();
+    s.sort_by(|a, b| b.total_cmp(a));
+    let mut current = 0.0;
+    let mut thresholds = Vec::new();
+    let mut recalls = Vec::new();
+    let n = num_gt.max(1) as f64;
+    for (i, score) in s.iter().enumerate() {
+        let l = (i + 1) as f64 / n;
+        let r = if i + 1 < s.len() {
+            (i + 2) as f64 / n
+        } else {
+            l
+        };
+        if (r - current) < (current - l) && i + 1 < s.len() {
+            continue;
+        }
+        thresholds.push(*score);
+        recalls.push(current);
+        current += 1.0 / (NUM_SAMPLE_PTS - 1.0);
+    }
+    if !thresholds.is_empty() {
+        thresholds.remove(0);
+        recalls.remove(0);
+    }
+    (thresholds, recalls)
+}
+
+fn overlap_of_a(a: &BBox2, dc: &BBox2) -> f64 {
+    let w = f64::from(a.x2.min(dc.x2) - a.x1.max(dc.x1));
+    let h = f64::from(a.y2.min(dc.y2) - a.y1.max(dc.y1));
+    if w <= 0.0 || h <= 0.0 {
+        return 0.0;
+    }
+    let area = f64::from((a.x2 - a.x1) * (a.y2 - a.y1));
+    if area > 0.0 { w * h / area } else { 0.0 }
+}
+
+/// One pass of the devkit's `compute3rdPartyMetrics` at a score threshold.
+fn run(
+    seqs: &[KittiSequence],
+    params: &KittiEvalParams,
+    threshold: f64,
+    recall_thres: f64,
+    mut hota: Option<&mut HotaAccumulator>,
+) -> Pass {
+    let mut solver = Assignment::new();
+    let mut sol = Vec::new();
+    let mut st = ClearMot::default();
+    let mut n_gt: i64 = 0;
+    let mut total_iou = 0.0;
+    let mut scores = Vec::new();
+    let (mut mt, mut ml, mut n_traj) = (0u64, 0u64, 0u64);
+    for seq in seqs {
+        // Mean score per track over the sequence; drop tracks below the threshold.
+        let mut sums: BTreeMap<i64, (f64, u64)> = BTreeMap::new();
+        for f in &seq.frames {
+            for h in &f.hyp {
+                let e = sums.entry(h.track_id).or_insert((0.0, 0));
+                e.0 += h.score;
+                e.1 += 1;
+            }
+        }
+        let mean = |id: i64| sums.get(&id).map_or(0.0, |(s, n)| s / *n as f64);
+        // Per ground-truth id: tracker id per frame (-1 none) and ignored flag.
+        let mut traj: BTreeMap<i64, (Vec<i64>, Vec<bool>)> = BTreeMap::new();
+        if let Some(h) = hota.as_deref_mut() {
+            h.start_sequence();
+        }
+        for f in &seq.frames {
+            let hyp: Vec<(usize, f64)> = f
+                .hyp
+                .iter()
+                .enumerate()
+                .map(|(i, h)| (i, mean(h.track_id)))
+                .filter(|(_, m)| *m >= threshold)
+                .collect();
+            let (ng, nt) = (f.gt.len(), hyp.len());
+            n_gt += ng as i64;
+            let mut cost = vec![MAX_COST; ng * nt];
+            let mut iou = vec![0.0; ng * nt];
+            for (r, g) in f.gt.iter().enumerate() {
+                for (c, (hi, _)) in hyp.iter().enumerate() {
+                    let v = iou_3d(&g.bbox, &f.hyp[*hi].bbox);
+                    iou[r * nt + c] = v;
+                    let cst = 1.0 - v;
+                    if cst <= 1.0 - params.min_overlap {
+                        cost[r * nt + c] = cst;
+                    }
+                }
+            }
+            let mut gt_trk: Vec<Option<usize>> = vec![None; ng];
+            let mut hyp_valid = vec![false; nt];
+            if ng > 0 && nt > 0 {
+                solver.solve(&cost, ng, nt, &mut sol);
+                for (r, s) in sol.iter().enumerate() {
+                    if let Some(c) = *s
+                        && cost[r * nt + c] < MAX_COST
+                    {
+                        gt_trk[r] = Some(c);
+                        hyp_valid[c] = true;
+                        total_iou += 1.0 - cost[r * nt + c];
+                        st.tp += 1;
+                        scores.push(hyp[c].1);
+                    }
+                }
+            }
+            let mut tmptp = gt_trk.iter().filter(|m| m.is_some()).count() as i64;
+            // Ignored hypotheses (only unmatched ones).
+            let mut hyp_ignored = vec![false; nt];
+            for (c, (hi, _)) in hyp.iter().enumerate() {
+                if hyp_valid[c] {
+                    continue;
+                }
+                let h = &f.hyp[*hi];
+                let height = f64::from((h.bbox2.y1 - h.bbox2.y2).abs());
+                if h.neighbour || height <= params.min_height_px {
+                    hyp_ignored[c] = true;
+                    continue;
+                }
+                if f.dont_care.iter().any(|d| overlap_of_a(&h.bbox2, d) > 0.5) {
+                    hyp_ignored[c] = true;
+                }
+            }
+            let n_ignored_hyp = hyp_ignored.iter().filter(|x| **x).count() as i64;
+            // Ignored ground truth.
+            let (mut ignored_fn, mut ignored_tp) = (0i64, 0i64);
+            let mut gt_ignored = vec![false; ng];
+            for (r, g) in f.gt.iter().enumerate() {
+                let ign = g.occlusion > params.max_occlusion
+                    || g.truncation > params.max_truncation
+                    || g.neighbour;
+                gt_ignored[r] = ign;
+                if ign {
+                    if gt_trk[r].is_some() {
+                        ignored_tp += 1;
+                    } else {
+                        ignored_fn += 1;
+                    }
+                }
+                let e = traj.entry(g.track_id).or_default();
+                e.0.push(gt_trk[r].map_or(-1, |c| f.hyp[hyp[c].0].track_id));
+                e.1.push(ign);
+            }
+            tmptp -= ignored_tp;
+            n_gt -= ignored_fn + ignored_tp;
+            let unmatched = gt_trk.iter().filter(|m| m.is_none()).count() as i64;
+            st.fn_ += (unmatched - ignored_fn).max(0) as u64;
+            st.fp += (nt as i64 - tmptp - n_ignored_hyp - ignored_tp).max(0) as u64;
+
+            if let Some(h) = hota.as_deref_mut() {
+                // TrackEval-style preprocessing: drop ignored ground truth, hypotheses matched
+                // to it, and ignored hypotheses.
+                let keep_gt: Vec<usize> = (0..ng).filter(|&r| !gt_ignored[r]).collect();
+                let mut keep_hyp = vec![true; nt];
+                for r in 0..ng {
+                    if gt_ignored[r]
+                        && let Some(c) = gt_trk[r]
+                    {
+                        keep_hyp[c] = false;
+                    }
+                }
+                for c in 0..nt {
+                    if hyp_ignored[c] {
+                        keep_hyp[c] = false;
+                    }
+                }
+                let keep_h: Vec<usize> = (0..nt).filter(|&c| keep_hyp[c]).collect();
+                let gt_ids: Vec<i64> = keep_gt.iter().map(|&r| f.gt[r].track_id).collect();
+                let hyp_ids: Vec<i64> = keep_h.iter().map(|&c| f.hyp[hyp[c].0].track_id).collect();
+                let mut sim = Vec::with_capacity(keep_gt.len() * keep_h.len());
+                for &r in &keep_gt {
+                    for &c in &keep_h {
+                        sim.push(iou[r * nt + c]);
+                    }
+                }
+                h.add_frame(&gt_ids, &hyp_ids, &sim);
+            }
+        }
+        // Trajectory rules of the devkit.
+        for (g, ign) in traj.values() {
+            if ign.iter().all(|x| *x) {
+                continue;
+            }
+            n_traj += 1;
+            if g.iter().all(|x| *x == -1) {
+                ml += 1;
+                continue;
+            }
+            let mut last_id = g[0];
+            let mut tracked = u64::from(g[0] >= 0);
+            let mut f = 0;
+            for k in 1..g.len() {
+                f = k;
+                if ign[k] {
+                    last_id = -1;
+                    continue;
+                }
+                if last_id != g[k] && last_id != -1 && g[k] != -1 && g[k - 1] != -1 {
+                    st.id_switches += 1;
+                }
+                if k + 1 < g.len()
+                    && g[k - 1] != g[k]
+                    && last_id != -1
+                    && g[k] != -1
+                    && g[k + 1] != -1
+                {
+                    st.fragmentations += 1;
+                }
+                if g[k] != -1 {
+                    tracked += 1;
+                    last_id = g[k];
+                }
+            }
+            if g.len() > 1 && g[f - 1] != g[f] && last_id != -1 && g[f] != -1 && !ign[f] {
+                st.fragmentations += 1;
+            }
+            let n_ign = ign.iter().filter(|x| **x).count();
+            let ratio = tracked as f64 / (g.len() - n_ign) as f64;
+            if ratio > 0.8 {
+                mt += 1;
+            } else if ratio < 0.2 {
+                ml += 1;
+            }
+        }
+    }
+    if n_traj > 0 {
+        st.mt = mt as f64 / n_traj as f64;
+        st.ml = ml as f64 / n_traj as f64;
+    }
+    st.num_gt = n_gt.max(0) as u64;
+    if st.tp + st.fp > 0 && st.tp + st.fn_ > 0 {
+        st.recall = st.tp as f64 / (st.tp + st.fn_) as f64;
+        st.precision = st.tp as f64 / (st.tp + st.fp) as f64;
+    }
+    let errors = (st.fn_ + st.fp + st.id_switches) as f64;
+    if n_gt > 0 {
+        let n = n_gt as f64;
+        st.mota = 1.0 - errors / n;
+        st.smota = (1.0 - (errors - (1.0 - recall_thres) * n) / (recall_thres * n)).clamp(0.0, 1.0);
+    } else {
+        st.mota = f64::NEG_INFINITY;
+        st.smota = f64::NEG_INFINITY;
+    }
+    st.motp = if st.tp > 0 {
+        total_iou / st.tp as f64
+    } else {
+        0.0
+    };
+    Pass { stats: st, scores }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nalgebra::Vector3;
+
+    fn b3(x: f64) -> Box3 {
+        Box3::new(Vector3::new(x, 0.0, 0.75), Vector3::new(4.0, 1.8, 1.5), 0.0)
+    }
+
+    fn gt(id: i64, x: f64) -> KittiGt {
+        KittiGt {
+            track_id: id,
+            neighbour: false,
+            truncation: 0,
+            occlusion: 0,
+            bbox: b3(x),
+        }
+    }
+
+    fn hyp(id: i64, x: f64, score: f64) -> KittiHyp {
+        KittiHyp {
+            track_id: id,
+            neighbour: false,
+            bbox2: BBox2::new(100.0, 100.0, 200.0, 200.0),
+            bbox: b3(x),
+            score,
+        }
+    }
+
+    #[test]
+    fn thresholds_follow_the_devkit() {
+        // 4 gt, 4 matched scores: recall steps of 0.25 are coarser than 1/40.
+        let (t, r) = get_thresholds(&[0.9, 0.8, 0.7, 0.6], 4);
+        assert_eq!(t, vec![0.8, 0.7, 0.6]);
+        assert!((r[0] - 1.0 / 40.0).abs() < 1e-12);
+        assert_eq!(r.len(), 3);
+    }
+
+    #[test]
+    fn perfect_tracks_score_one_and_false_tracks_are_thresholded() {
+        let mut seq = KittiSequence::default();
+        for k in 0..50 {
+            let x = 10.0 + k as f64 * 0.5;
+            seq.frames.push(KittiFrame {
+                gt: vec![gt(0, x), gt(1, x + 20.0)],
+                dont_care: vec![],
+                hyp: vec![hyp(5, x, 0.9), hyp(6, x + 20.0, 0.8), hyp(7, x + 40.0, 0.1)],
+            });
+        }
+        let r = evaluate_class(&[seq], &KittiEvalParams::default());
+        assert!((r.best.mota - 1.0).abs() < 1e-12, "{r:?}");
+        assert_eq!(r.best.fp, 0);
+        assert!(r.samota > 0.99, "{}", r.samota);
+        assert!((r.hota.hota - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn ignored_ground_truth_and_dont_care() {
+        let mut g = gt(0, 10.0);
+        g.truncation = 1;
+        let mut small = hyp(8, 30.0, 0.9);
+        small.bbox2 = BBox2::new(0.0, 0.0, 10.0, 20.0);
+        let mut covered = hyp(9, 50.0, 0.9);
+        covered.bbox2 = BBox2::new(500.0, 100.0, 540.0, 180.0);
+        let frame = KittiFrame {
+            gt: vec![g, gt(1, 70.0)],
+            dont_care: vec![BBox2::new(490.0, 90.0, 560.0, 200.0)],
+            hyp: vec![hyp(5, 10.0, 0.9), small, covered],
+        };
+        let p = run(
+            &[KittiSequence {
+                frames: vec![frame],
+            }],
+            &KittiEvalParams::default(),
+            -1e4,
+            1.0,
+            None,
+        );
+        // gt 0 ignored (matched, no TP for MOTA), gt 1 missed; all hypotheses ignored or matched.
+        assert_eq!(
+            (p.stats.fp, p.stats.fn_, p.stats.num_gt, p.stats.tp),
+            (0, 1, 1, 1)
+        );
+    }
+
+    #[test]
+    fn id_switch_and_fragmentation_follow_trajectory_rules() {
+        let mut seq = KittiSequence::default();
+        let ids = [5, 5, -1, 6, 6];
+        for id in ids {
+            let hyps = if id >= 0 {
+                vec![hyp(id, 10.0, 1.0)]
+            } else {
+                vec![]
+            };
+            seq.frames.push(KittiFrame {
+                gt: vec![gt(0, 10.0)],
+                dont_care: vec![],
+                hyp: hyps,
+            });
+        }
+        let p = run(&[seq], &KittiEvalParams::default(), -1e4, 1.0, None);
+        // 5 5 -1 6 6: the gap hides the switch from the devkit's rule (g[f-1] == -1), but the
+        // change of id after a gap is a fragmentation.
+        assert_eq!(p.stats.id_switches, 0);
+        assert_eq!(p.stats.fragmentations, 1);
+        assert_eq!(p.stats.fn_, 1);
+    }
+}
