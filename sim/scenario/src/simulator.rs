@@ -655,6 +655,8 @@ mod tests {
         // The box is centred in the image: the car is straight ahead.
         let cx = 0.5 * (det.bbox.x1 + det.bbox.x2);
         assert!((cx - 800.0).abs() < 20.0, "{det:?}");
+        // The camera sits 1.5 m up: the car's bottom edge is below the horizon row.
+        assert!(det.bbox.y2 > 480.0 && det.bbox.y1 < 460.0, "{det:?}");
         // Points on the car lie on its rear face.
         let rear_x = (gt.bbox_lidar.center.x - 0.5 * gt.bbox_lidar.size.x) as f32;
         let on_rear = (0..frame.cloud.len())
