@@ -150,6 +150,7 @@ impl Lidar {
         let range_min = self.spec.range_min_m;
         let sigma = self.spec.range_noise_sigma_m;
         let dropout = self.spec.dropout_prob;
+        let far_dropout = self.spec.far_dropout_prob;
         cloud.clear();
         cloud.frame_id.clone_from(&self.spec.frame_id);
         let nb = self.beam_el.len();
@@ -195,7 +196,8 @@ impl Lidar {
                 let u: f64 = self.rng.random();
                 let n_range: f64 = self.rng.sample(StandardNormal);
                 let n_int: f32 = self.rng.sample(StandardNormal);
-                if u < dropout {
+                let far = best_t / range_max;
+                if u < dropout + far_dropout * far * far * f64::from(1.0 - refl) {
                     continue;
                 }
                 let t = best_t + sigma * n_range;
@@ -310,6 +312,7 @@ mod tests {
         Lidar::new(
             &LidarSpec {
                 dropout_prob: 0.0,
+                far_dropout_prob: 0.0,
                 range_noise_sigma_m: 0.0,
                 ..LidarSpec::default()
             },

@@ -128,6 +128,39 @@ impl Road {
         (lane as f64 + 0.5) * self.lane_width_m
     }
 
+    /// Stations `(s_self, s_other)` where this centre line crosses `other`'s, in order along
+    /// this road; crossings closer than 5 m along this road count once.
+    pub fn crossings(&self, other: &Road) -> Vec<(f64, f64)> {
+        let ds_a = self.length_m / (self.samples.len() - 1).max(1) as f64;
+        let ds_b = other.length_m / (other.samples.len() - 1).max(1) as f64;
+        let mut out: Vec<(f64, f64)> = Vec::new();
+        for (i, a) in self.samples.windows(2).enumerate() {
+            let (p, r) = ([a[0].x, a[0].y], [a[1].x - a[0].x, a[1].y - a[0].y]);
+            for (j, b) in other.samples.windows(2).enumerate() {
+                let (q, w) = ([b[0].x, b[0].y], [b[1].x - b[0].x, b[1].y - b[0].y]);
+                let denom = r[0] * w[1] - r[1] * w[0];
+                if denom.abs() < 1e-12 {
+                    continue;
+                }
+                let qp = [q[0] - p[0], q[1] - p[1]];
+                let t = (qp[0] * w[1] - qp[1] * w[0]) / denom;
+                let u = (qp[0] * r[1] - qp[1] * r[0]) / denom;
+                if (0.0..1.0).contains(&t) && (0.0..1.0).contains(&u) {
+                    let s_a = (i as f64 + t) * ds_a;
+                    if out.last().is_none_or(|(prev, _)| s_a - prev > 5.0) {
+                        out.push((s_a, (j as f64 + u) * ds_b));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Half the width of the paved road (the wider side), m.
+    pub fn half_width_m(&self) -> f64 {
+        self.lanes_forward.max(self.lanes_backward) as f64 * self.lane_width_m
+    }
+
     /// Offset of the right road edge (negative).
     pub fn right_edge(&self) -> f64 {
         -(self.lanes_forward as f64) * self.lane_width_m
@@ -306,6 +339,23 @@ mod tests {
         assert!((end.heading_rad - std::f64::consts::FRAC_PI_2).abs() < 1e-9);
         let ([x, y], _) = r.point(5.0, -2.0);
         assert!((x - 5.0).abs() < 1e-9 && (y + 2.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn perpendicular_roads_cross_once_where_expected() {
+        let a = Road::new(&RoadSpec::default());
+        let b = Road::new(&RoadSpec {
+            start_xy_m: [70.0, -50.0],
+            start_heading_deg: 90.0,
+            segments: vec![SegmentSpec::Straight { length_m: 100.0 }],
+            ..RoadSpec::default()
+        });
+        let x = a.crossings(&b);
+        assert_eq!(x.len(), 1, "{x:?}");
+        assert!(
+            (x[0].0 - 70.0).abs() < 1e-6 && (x[0].1 - 50.0).abs() < 1e-6,
+            "{x:?}"
+        );
     }
 
     #[test]

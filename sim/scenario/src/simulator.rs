@@ -343,6 +343,7 @@ pub fn validate(spec: &ScenarioSpec) -> Result<(), ScenarioError> {
         "the lidar must sit above the ground".into()
     })?;
     prob(l.dropout_prob, "lidar.dropout_prob")?;
+    prob(l.far_dropout_prob, "lidar.far_dropout_prob")?;
     check(!spec.roads.is_empty(), "roads", || {
         "at least one road is needed".into()
     })?;
@@ -701,6 +702,53 @@ mod tests {
                 .count()
                 > 200
         );
+    }
+
+    #[test]
+    fn cross_traffic_yields_to_the_main_road() {
+        let mut spec = one_car_ahead(40.0);
+        spec.actor_groups[0].speed_range_mps = [10.0, 10.0];
+        spec.roads.push(crate::spec::RoadSpec {
+            name: "cross".into(),
+            start_xy_m: [70.0, -50.0],
+            start_heading_deg: 90.0,
+            segments: vec![crate::spec::SegmentSpec::Straight { length_m: 100.0 }],
+            ..Default::default()
+        });
+        spec.actor_groups.push(ActorGroupSpec {
+            road: "cross".into(),
+            s_range_m: [22.0, 22.0],
+            speed_range_mps: [10.0, 10.0],
+            ..spec.actor_groups[0].clone()
+        });
+        let mut sim = Simulator::new(&spec, 3).unwrap();
+        let mut frame = SimFrame::default();
+        let mut min_dist = f64::INFINITY;
+        let mut cross_passed = false;
+        let mut cross_min_speed = f64::INFINITY;
+        for _ in 0..100 {
+            sim.step(&mut frame);
+            let pos = |id: u64| {
+                frame
+                    .ground_truth
+                    .iter()
+                    .find(|g| g.id == id)
+                    .map(|g| g.bbox_world)
+            };
+            if let (Some(main), Some(cross)) = (pos(1), pos(2)) {
+                min_dist = min_dist.min(main.bev_distance(&cross));
+                cross_passed |= cross.center.y > 10.0;
+            }
+            if let Some(g) = frame.ground_truth.iter().find(|g| g.id == 2) {
+                cross_min_speed = cross_min_speed.min(g.velocity_world_mps.norm());
+            }
+        }
+        // Without the rule it would reach the zone together with the main-road car at 10 m/s.
+        assert!(
+            cross_min_speed < 4.0 && cross_passed,
+            "min speed {cross_min_speed} passed {cross_passed}"
+        );
+        assert!(min_dist > 5.0, "{min_dist}");
     }
 
     #[test]

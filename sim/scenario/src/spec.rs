@@ -355,6 +355,9 @@ pub struct LidarSpec {
     pub range_noise_sigma_m: f64,
     /// Probability that a return is lost.
     pub dropout_prob: f64,
+    /// Extra loss probability for a black target at maximum range; it scales with
+    /// `(range / range_max)^2 * (1 - reflectivity)` (dark, far surfaces return less).
+    pub far_dropout_prob: f64,
     /// Mount position on the ego (base_link at the ground under the vehicle centre), m.
     pub mount_xyz_m: [f64; 3],
 }
@@ -372,6 +375,7 @@ impl Default for LidarSpec {
             range_max_m: 120.0,
             range_noise_sigma_m: 0.02,
             dropout_prob: 0.02,
+            far_dropout_prob: 0.3,
             mount_xyz_m: [0.0, 0.0, 1.8],
         }
     }

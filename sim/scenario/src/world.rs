@@ -87,6 +87,37 @@ pub struct World {
     pub agents: Vec<Agent>,
     /// Static clutter boxes.
     pub statics: Vec<WorldBox>,
+    /// Intersections of each road with the others.
+    crossings: Vec<Vec<Crossing>>,
+}
+
+/// Where a road crosses another: the conflict zone vehicles negotiate. Roads earlier in the
+/// spec have priority: a vehicle on a later road waits while a vehicle on the earlier road is
+/// in the zone or due there within [`YIELD_HORIZON_S`]; a vehicle with priority waits only
+/// while the zone is occupied. A vehicle already in the zone never waits for it, so the rule
+/// cannot deadlock.
+#[derive(Clone, Copy, Debug)]
+struct Crossing {
+    /// Station on this road, m.
+    s_m: f64,
+    /// Index of the other road.
+    other: usize,
+    /// Station on the other road, m.
+    other_s_m: f64,
+    /// Half length of the conflict zone along this road (the other road's half width plus
+    /// a margin), m.
+    half_zone_m: f64,
+    /// Half length of the zone along the other road, m.
+    other_half_zone_m: f64,
+}
+
+/// A vehicle without priority waits for one with priority due in the zone within this time, s.
+const YIELD_HORIZON_S: f64 = 4.0;
+
+/// True for actors that negotiate intersections (vehicles and cyclists).
+fn negotiates(a: &Agent) -> bool {
+    a.behaviour == Behaviour::FollowLane
+        && (a.class.is_vehicle() || a.class == ObjectClass::Bicycle)
 }
 
 /// A static object before it becomes boxes: kind, road index, station, offset, yaw relative
@@ -143,7 +174,30 @@ impl World {
         let ego_road = road_index(&roads, &spec.ego.road).ok_or_else(|| {
             ScenarioError::invalid("ego.road", format!("no road named `{}`", spec.ego.road))
         })?;
+        let mut crossings = vec![Vec::new(); roads.len()];
+        for a in 0..roads.len() {
+            for b in (a + 1)..roads.len() {
+                for (s_a, s_b) in roads[a].crossings(&roads[b]) {
+                    let (ha, hb) = (roads[a].half_width_m() + 1.0, roads[b].half_width_m() + 1.0);
+                    crossings[a].push(Crossing {
+                        s_m: s_a,
+                        other: b,
+                        other_s_m: s_b,
+                        half_zone_m: hb,
+                        other_half_zone_m: ha,
+                    });
+                    crossings[b].push(Crossing {
+                        s_m: s_b,
+                        other: a,
+                        other_s_m: s_a,
+                        half_zone_m: ha,
+                        other_half_zone_m: hb,
+                    });
+                }
+            }
+        }
         let mut world = Self {
+            crossings,
             agents: vec![Agent {
                 id: 0,
                 class: ObjectClass::Car,
@@ -510,6 +564,30 @@ impl World {
             };
             if best.is_none_or(|(g, _)| gap < g) {
                 best = Some((gap, v_lead));
+            }
+        }
+        if negotiates(a) {
+            for cr in &self.crossings[a.road] {
+                // Distance from the front bumper to the zone entry.
+                let entry = (cr.s_m - a.s_m) * a.dir - cr.half_zone_m - 0.5 * a.size[0];
+                if entry <= 0.0 || entry > 60.0 || best.is_some_and(|(g, _)| g <= entry) {
+                    continue;
+                }
+                let has_priority = a.road < cr.other;
+                let must_wait = self.agents.iter().any(|b| {
+                    if b.road != cr.other || !negotiates(b) {
+                        return false;
+                    }
+                    let to_centre = (cr.other_s_m - b.s_m) * b.dir;
+                    let reach = cr.other_half_zone_m + 0.5 * b.size[0];
+                    let inside = to_centre.abs() < reach;
+                    let due = to_centre > 0.0
+                        && (to_centre - reach) < YIELD_HORIZON_S * b.speed_mps.max(0.5);
+                    inside || (!has_priority && due)
+                });
+                if must_wait {
+                    best = Some((entry, 0.0));
+                }
             }
         }
         best
