@@ -1,0 +1,146 @@
+//! Configuration of the late-fusion stage (YAML section `fusion`).
+
+use serde::{Deserialize, Serialize};
+
+/// Association gates for one group of classes.
+///
+/// A cluster's image ROI (its clipped, projected box corners) may match a detection when at
+/// least `min_containment` of the ROI's area lies inside the detection box enlarged by
+/// [`FusionConfig::detection_box_scale`]. A pair whose IoU is also at least `min_iou` may be the
+/// detection's primary match; among those the assignment maximizes IoU. Other clusters that
+/// pass the containment gate join a matched detection when near its primary (fragments). In YAML a gate is given whole (all four keys), as
+/// the defaults differ per class.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassGate {
+    /// Minimum fraction of the cluster ROI inside the (enlarged) detection box, `[0, 1]`.
+    pub min_containment: f32,
+    /// Minimum IoU between the cluster ROI and the detection box for a primary match, `[0, 1]`.
+    pub min_iou: f32,
+    /// Clusters longer than this (BEV diagonal, m) cannot take this class.
+    pub max_footprint_m: f64,
+    /// Further clusters join a detection's primary cluster when their BEV centers lie within
+    /// this distance of it, m (fragments of one object).
+    pub merge_radius_m: f64,
+}
+
+impl ClassGate {
+    /// Defaults for cars, trucks and buses.
+    pub const VEHICLE: Self = Self {
+        min_containment: 0.5,
+        min_iou: 0.05,
+        max_footprint_m: 20.0,
+        merge_radius_m: 4.0,
+    };
+    /// Defaults for pedestrians.
+    pub const PEDESTRIAN: Self = Self {
+        min_containment: 0.5,
+        min_iou: 0.05,
+        max_footprint_m: 2.0,
+        merge_radius_m: 0.8,
+    };
+    /// Defaults for cyclists and motorcyclists.
+    pub const CYCLIST: Self = Self {
+        min_containment: 0.5,
+        min_iou: 0.05,
+        max_footprint_m: 3.5,
+        merge_radius_m: 1.5,
+    };
+}
+
+/// Per-class association gates.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClassGates {
+    /// Car, truck, bus.
+    pub vehicle: ClassGate,
+    /// Pedestrian.
+    pub pedestrian: ClassGate,
+    /// Bicycle (cyclist) and motorcycle.
+    pub cyclist: ClassGate,
+}
+
+impl Default for ClassGates {
+    fn default() -> Self {
+        Self {
+            vehicle: ClassGate::VEHICLE,
+            pedestrian: ClassGate::PEDESTRIAN,
+            cyclist: ClassGate::CYCLIST,
+        }
+    }
+}
+
+/// Configuration of [`crate::LateFusion`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FusionConfig {
+    /// A camera frame pairs with a lidar sweep when their stamps differ by at most this, ns.
+    pub tolerance_ns: i64,
+    /// Box corners are clipped at this depth in front of each camera before projection, m.
+    pub near_plane_m: f64,
+    /// Detections below this score are ignored.
+    pub min_detection_score: f32,
+    /// Detection boxes are scaled about their center by this factor for the containment gate.
+    pub detection_box_scale: f32,
+    /// Per-class gates.
+    pub gates: ClassGates,
+    /// A person box and a bicycle (motorcycle) box form a cyclist (motorcyclist) when their
+    /// intersection covers at least this fraction of the smaller box.
+    pub rider_min_overlap: f32,
+    /// Score factor for a bicycle detection with no rider (a parked bicycle is no cyclist).
+    pub riderless_bicycle_score_scale: f32,
+}
+
+impl Default for FusionConfig {
+    fn default() -> Self {
+        Self {
+            tolerance_ns: 50_000_000,
+            near_plane_m: 0.3,
+            min_detection_score: 0.3,
+            detection_box_scale: 1.1,
+            gates: ClassGates::default(),
+            rider_min_overlap: 0.2,
+            riderless_bicycle_score_scale: 0.5,
+        }
+    }
+}
+
+impl FusionConfig {
+    /// The gate for a class (vehicle gates for `unknown`).
+    pub fn gate(&self, class: fusionrt_core::ObjectClass) -> &ClassGate {
+        use fusionrt_core::ObjectClass as C;
+        match class {
+            C::Pedestrian => &self.gates.pedestrian,
+            C::Bicycle | C::Motorcycle => &self.gates.cyclist,
+            C::Car | C::Truck | C::Bus | C::Unknown => &self.gates.vehicle,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_overrides_one_gate_and_rejects_unknown_keys() {
+        let c: FusionConfig = fusionrt_core::config::parse_yaml(
+            "tolerance_ns: 20000000\ngates:\n  pedestrian:\n    min_containment: 0.4\n    \
+             min_iou: 0.2\n    max_footprint_m: 1.5\n    merge_radius_m: 0.5\n",
+            "f.yaml",
+        )
+        .unwrap();
+        assert_eq!(c.tolerance_ns, 20_000_000);
+        assert_eq!(c.gates.pedestrian.min_iou, 0.2);
+        assert_eq!(c.gates.cyclist, ClassGate::CYCLIST);
+        assert_eq!(c.gates.vehicle, ClassGate::VEHICLE);
+        let err = fusionrt_core::config::parse_yaml::<FusionConfig>(
+            "gates:\n  vehicle:\n    min_iou: 0.2\n",
+            "f.yaml",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("min_containment"), "{err}");
+        let err = fusionrt_core::config::parse_yaml::<FusionConfig>("tolerance_s: 1\n", "f.yaml")
+            .unwrap_err();
+        assert!(err.to_string().contains("tolerance_s"));
+    }
+}
