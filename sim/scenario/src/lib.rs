@@ -14,14 +14,15 @@
 //! Depends on fusionrt-core only (plus nalgebra, rand, serde).
 
 pub mod detector;
-pub mod lidar;
-pub mod road;
+mod lidar;
+mod road;
 pub mod simulator;
 pub mod spec;
-pub mod world;
+mod world;
 
-pub use simulator::{GroundTruthObject, SimFrame, Simulator};
+pub use simulator::{GroundTruthObject, SimFrame, Simulator, validate};
 pub use spec::ScenarioSpec;
+pub use world::class_size;
 
 use fusionrt_core::config::{ConfigError, load_yaml_file, parse_yaml};
 use std::path::Path;

@@ -306,8 +306,43 @@ fn range_ok(r: [f64; 2], field: &str) -> Result<(), ScenarioError> {
     )
 }
 
+/// The first non-finite number in a YAML value, as a key path.
+fn non_finite(v: &serde_yaml::Value, path: &str) -> Option<String> {
+    match v {
+        serde_yaml::Value::Number(n) => n
+            .as_f64()
+            .is_some_and(|f| !f.is_finite())
+            .then(|| path.to_string()),
+        serde_yaml::Value::Sequence(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, x)| non_finite(x, &format!("{path}[{i}]"))),
+        serde_yaml::Value::Mapping(m) => m.iter().find_map(|(k, x)| {
+            let key = k.as_str().unwrap_or("?");
+            let sub = if path.is_empty() {
+                key.to_string()
+            } else {
+                format!("{path}.{key}")
+            };
+            non_finite(x, &sub)
+        }),
+        serde_yaml::Value::Tagged(t) => non_finite(&t.value, path),
+        _ => None,
+    }
+}
+
+/// Most actors per group, static objects per row, and road length the simulator accepts.
+const MAX_ACTORS_PER_GROUP: u32 = 10_000;
+const MAX_STATICS_PER_ROW: f64 = 100_000.0;
+const MAX_ROAD_LENGTH_M: f64 = 100_000.0;
+
 /// Checks every value the simulator relies on; the error names the field.
 pub fn validate(spec: &ScenarioSpec) -> Result<(), ScenarioError> {
+    if let Ok(value) = serde_yaml::to_value(spec)
+        && let Some(path) = non_finite(&value, "")
+    {
+        return Err(ScenarioError::invalid(path, "must be a finite number"));
+    }
     let l = &spec.lidar;
     check(
         l.rate_hz > 0.0 && l.rate_hz <= 100.0,
@@ -363,6 +398,20 @@ pub fn validate(spec: &ScenarioSpec) -> Result<(), ScenarioError> {
             &f("name"),
             || format!("road name `{}` is used twice", r.name),
         )?;
+        let length: f64 = r
+            .segments
+            .iter()
+            .map(|s| match *s {
+                crate::spec::SegmentSpec::Straight { length_m } => length_m.abs(),
+                crate::spec::SegmentSpec::Arc {
+                    radius_m,
+                    angle_deg,
+                } => radius_m.abs() * angle_deg.to_radians().abs(),
+            })
+            .sum();
+        check(length <= MAX_ROAD_LENGTH_M, &f("segments"), || {
+            format!("the road is {length:.0} m long; at most {MAX_ROAD_LENGTH_M} m")
+        })?;
         for (j, s) in r.segments.iter().enumerate() {
             let ok = match *s {
                 crate::spec::SegmentSpec::Straight { length_m } => length_m > 0.0,
@@ -403,6 +452,9 @@ pub fn validate(spec: &ScenarioSpec) -> Result<(), ScenarioError> {
     for (i, g) in spec.actor_groups.iter().enumerate() {
         let f = |k: &str| format!("actor_groups[{i}].{k}");
         range_ok(g.s_range_m, &f("s_range_m"))?;
+        check(g.count <= MAX_ACTORS_PER_GROUP, &f("count"), || {
+            format!("at most {MAX_ACTORS_PER_GROUP} actors per group")
+        })?;
         range_ok(g.speed_range_mps, &f("speed_range_mps"))?;
         range_ok(g.wait_range_s, &f("wait_range_s"))?;
         check(g.speed_range_mps[0] >= 0.0, &f("speed_range_mps"), || {
@@ -448,6 +500,11 @@ pub fn validate(spec: &ScenarioSpec) -> Result<(), ScenarioError> {
             || "must be >= 0.1 m".into(),
         )?;
         range_ok(r.s_range_m, &format!("static_rows[{i}].s_range_m"))?;
+        check(
+            (r.s_range_m[1] - r.s_range_m[0]) / r.spacing_m <= MAX_STATICS_PER_ROW,
+            &format!("static_rows[{i}].spacing_m"),
+            || format!("at most {MAX_STATICS_PER_ROW} objects per row"),
+        )?;
     }
     for (i, c) in spec.cameras.iter().enumerate() {
         let f = |k: &str| format!("cameras[{i}].{k}");
@@ -776,5 +833,16 @@ mod tests {
         });
         let msg = Simulator::new(&spec, 0).unwrap_err().to_string();
         assert!(msg.contains("cannot place"), "{msg}");
+        let mut spec = ScenarioSpec::default();
+        spec.cameras[0].mount_xyz_m[2] = f64::NAN;
+        let msg = Simulator::new(&spec, 0).unwrap_err().to_string();
+        assert!(
+            msg.contains("cameras[0].mount_xyz_m[2]") && msg.contains("finite"),
+            "{msg}"
+        );
+        let mut spec = ScenarioSpec::default();
+        spec.roads[0].segments = vec![crate::spec::SegmentSpec::Straight { length_m: 1e12 }];
+        let msg = Simulator::new(&spec, 0).unwrap_err().to_string();
+        assert!(msg.contains("roads[0].segments"), "{msg}");
     }
 }
