@@ -5,7 +5,7 @@
 #![allow(missing_docs)]
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use fusionrt_scenario::{SimFrame, Simulator, builtin_names, load_scenario};
+use fusionrt_scenario::{Simulator, builtin_names, load_scenario};
 use std::hint::black_box;
 
 fn step(c: &mut Criterion) {
@@ -20,7 +20,7 @@ fn step(c: &mut Criterion) {
                 continue;
             }
         };
-        let mut frame = SimFrame::default();
+        let mut frame = sim.new_frame();
         for _ in 0..5 {
             sim.step(&mut frame);
         }

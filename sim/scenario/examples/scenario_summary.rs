@@ -5,7 +5,7 @@
 //! (scenario name or YAML path, frames, seed).
 
 use fusionrt_core::ObjectClass;
-use fusionrt_scenario::{SimFrame, Simulator, load_scenario};
+use fusionrt_scenario::{Simulator, load_scenario};
 use std::time::Instant;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -21,7 +21,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => 1,
     };
     let mut sim = Simulator::new(&spec, seed)?;
-    let mut frame = SimFrame::default();
+    let mut frame = sim.new_frame();
     let mut total_s = 0.0;
     let mut peds_seen = 0usize;
     for _ in 0..frames {

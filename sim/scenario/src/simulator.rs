@@ -41,6 +41,8 @@ pub struct SimFrame {
     pub stamp_ns: i64,
     /// Ego odometry times the lidar mount.
     pub world_from_lidar: Isometry3<f64>,
+    /// Ego velocity in the world frame, m/s.
+    pub ego_velocity_world_mps: Vector3<f64>,
     /// The sweep in the lidar frame, with intensity and ring.
     pub cloud: PointCloud,
     /// One entry per camera, stamped at its exposure time.
@@ -164,6 +166,27 @@ impl Simulator {
         self.lidar.max_points()
     }
 
+    /// A frame with every buffer allocated for this scenario, so steps allocate (almost) nothing.
+    pub fn new_frame(&self) -> SimFrame {
+        let channels = fusionrt_core::cloud::Channels {
+            intensity: true,
+            ring: true,
+            time_offset: false,
+        };
+        SimFrame {
+            cloud: PointCloud::with_capacity(self.max_points(), channels),
+            detections: (0..self.cameras.len())
+                .map(|i| CameraDetections {
+                    camera_index: i,
+                    stamp_ns: 0,
+                    detections: Vec::with_capacity(self.world.agents.len() + 16),
+                })
+                .collect(),
+            ground_truth: Vec::with_capacity(self.world.agents.len()),
+            ..SimFrame::default()
+        }
+    }
+
     /// Renders the current state into `frame`, then advances the world by one lidar period.
     pub fn step(&mut self, frame: &mut SimFrame) {
         let ego = self.world.state(&self.world.agents[0]);
@@ -182,6 +205,7 @@ impl Simulator {
         frame.index = self.index;
         frame.stamp_ns = self.start_stamp_ns + self.index as i64 * self.period_ns;
         frame.world_from_lidar = world_from_lidar;
+        frame.ego_velocity_world_mps = Vector3::from(ego.velocity);
         frame.cloud.stamp_ns = frame.stamp_ns;
 
         // Boxes: clutter, then every actor in range (the ego carries no box).
@@ -806,6 +830,25 @@ mod tests {
             "min speed {cross_min_speed} passed {cross_passed}"
         );
         assert!(min_dist > 5.0, "{min_dist}");
+    }
+
+    #[test]
+    fn an_actor_leaving_the_road_comes_back_as_a_new_object() {
+        let mut spec = one_car_ahead(95.0);
+        spec.roads[0].segments = vec![crate::spec::SegmentSpec::Straight { length_m: 100.0 }];
+        spec.actor_groups[0].speed_range_mps = [10.0, 10.0];
+        let mut sim = Simulator::new(&spec, 1).unwrap();
+        let mut frame = sim.new_frame();
+        sim.step(&mut frame);
+        assert_eq!(frame.ground_truth[0].id, 1);
+        assert!(frame.ground_truth[0].bbox_world.center.x > 90.0);
+        for _ in 0..10 {
+            sim.step(&mut frame);
+        }
+        let gt = frame.ground_truth[0];
+        assert_eq!(gt.id, 2, "{gt:?}");
+        assert!(gt.bbox_world.center.x < 20.0, "{gt:?}");
+        assert!((frame.ego_velocity_world_mps.norm()).abs() < 1e-12);
     }
 
     #[test]

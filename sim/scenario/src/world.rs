@@ -89,6 +89,8 @@ pub struct World {
     pub statics: Vec<WorldBox>,
     /// Intersections of each road with the others.
     crossings: Vec<Vec<Crossing>>,
+    /// The id the next actor that respawns gets.
+    next_id: u64,
 }
 
 /// Where a road crosses another: the conflict zone vehicles negotiate. Roads earlier in the
@@ -198,6 +200,7 @@ impl World {
         }
         let mut world = Self {
             crossings,
+            next_id: 1,
             agents: vec![Agent {
                 id: 0,
                 class: ObjectClass::Car,
@@ -231,6 +234,7 @@ impl World {
                 world.agents.push(agent);
             }
         }
+        world.next_id = world.agents.len() as u64;
         world.build_statics(spec)?;
         Ok(world)
     }
@@ -512,7 +516,14 @@ impl World {
             let len = self.roads[a.road].length_m;
             match a.behaviour {
                 Behaviour::FollowLane | Behaviour::WalkSidewalk => {
-                    a.s_m = (a.s_m + a.dir * a.speed_mps * dt_s).rem_euclid(len.max(1e-6));
+                    let s = a.s_m + a.dir * a.speed_mps * dt_s;
+                    a.s_m = s.rem_euclid(len.max(1e-6));
+                    // Off the end of the road: it reappears at the other end as a new object
+                    // (the ego keeps its id 0).
+                    if a.s_m != s && a.id != 0 {
+                        a.id = self.next_id;
+                        self.next_id += 1;
+                    }
                 }
                 Behaviour::Parked => {}
                 Behaviour::CrossRoad => {
