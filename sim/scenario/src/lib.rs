@@ -8,6 +8,11 @@
 //! range noise and dropout), one [`fusionrt_core::CameraDetections`] per camera, the ego pose,
 //! and ground truth for every actor in lidar range.
 //!
+//! Frames: the world frame has z up (REP-103); the ego follows the ground height but only yaws
+//! (no pitch or roll on slopes), so the lidar frame is the world frame translated and yawed.
+//! Ground-truth boxes come in both frames; `visible_fraction` says how much of an object the
+//! lidar sees (first-hit rays over rays through its box).
+//!
 //! Same spec and seed give bit-identical frames: every random draw comes from seeded PCG
 //! streams (one for the world, one for the lidar, one for the detector) in a fixed order.
 //!
