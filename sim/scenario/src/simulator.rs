@@ -679,6 +679,23 @@ mod tests {
     }
 
     #[test]
+    fn highway_traffic_is_fast_and_seen_far_out() {
+        let spec = load_scenario("highway").unwrap();
+        let mut sim = Simulator::new(&spec, 5).unwrap();
+        let mut frame = sim.new_frame();
+        let (mut far_seen, mut fast) = (0, 0);
+        for _ in 0..10 {
+            sim.step(&mut frame);
+            for g in &frame.ground_truth {
+                let range = g.bbox_lidar.center.xy().norm();
+                far_seen += usize::from(range > 130.0 && g.lidar_points >= 3);
+                fast += usize::from(g.velocity_world_mps.norm() > 24.0);
+            }
+        }
+        assert!(far_seen > 0 && fast > 50, "far {far_seen} fast {fast}");
+    }
+
+    #[test]
     fn same_seed_is_bit_identical_and_seeds_differ() {
         let spec = load_scenario("urban").unwrap();
         let a = run_hash(&spec, 42, 4);
