@@ -1,14 +1,176 @@
 //! `fusionrt kitti eval`: scores KITTI tracking results: CLEAR MOT, sAMOTA/AMOTA, HOTA.
+//!
+//! Example:
+//! ```text
+//! fusionrt kitti eval --results /tmp/kitti_results \
+//!     --labels ../shared/data/kitti_tracking/labels \
+//!     --seqmap ../shared/data/kitti_tracking/seqmap.train --iou 0.25
+//! ```
+//! Follows the AB3DMOT KITTI 3D MOT protocol per class (Car, Pedestrian, Cyclist); see
+//! `fusionrt_eval::kitti` for the rules. Labels with track id -1 are ignored (DontCare rows
+//! become ignore regions). Prints one table row per class (percentages); `--json` writes all
+//! numbers.
 
+use crate::exit::bad_input;
 use clap::Args;
+use fusionrt_eval::kitti::{
+    KittiClassResult, KittiEvalParams, KittiFrame, KittiGt, KittiHyp, KittiSequence, evaluate_class,
+};
+use fusionrt_kitti::tracking::{LabelType, TrackingRow, read_seqmap, read_tracking_file};
+use std::path::PathBuf;
 
 /// Arguments of `fusionrt kitti eval`.
 #[derive(Debug, Args)]
-pub struct KittiEvalArgs {}
+pub struct KittiEvalArgs {
+    /// Folder with the result files NNNN.txt (18 columns, with score).
+    #[arg(long)]
+    results: PathBuf,
+    /// Folder with the label files NNNN.txt.
+    #[arg(long)]
+    labels: PathBuf,
+    /// Seqmap file listing the sequences.
+    #[arg(long)]
+    seqmap: PathBuf,
+    /// Minimum 3D IoU of a match.
+    #[arg(long, default_value_t = 0.25)]
+    iou: f64,
+    /// Also write the full results as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+/// The evaluated classes and their neighbouring (ignored) classes.
+const CLASSES: [(&str, LabelType, Option<LabelType>); 3] = [
+    ("Car", LabelType::Car, Some(LabelType::Van)),
+    (
+        "Pedestrian",
+        LabelType::Pedestrian,
+        Some(LabelType::PersonSitting),
+    ),
+    ("Cyclist", LabelType::Cyclist, None),
+];
+
+fn frame_mut(frames: &mut Vec<KittiFrame>, frame: u32) -> &mut KittiFrame {
+    let i = frame as usize;
+    if i >= frames.len() {
+        frames.resize(i + 1, KittiFrame::default());
+    }
+    &mut frames[i]
+}
+
+/// Builds the per-class sequence of one pair of label and result files.
+fn build(
+    labels: &[TrackingRow],
+    results: &[TrackingRow],
+    num_frames: u32,
+    class: LabelType,
+    neighbour: Option<LabelType>,
+) -> KittiSequence {
+    let mut frames = vec![KittiFrame::default(); num_frames as usize];
+    for r in labels {
+        if r.kind == LabelType::DontCare {
+            frame_mut(&mut frames, r.frame).dont_care.push(r.bbox2);
+            continue;
+        }
+        let is_neighbour = Some(r.kind) == neighbour;
+        if (r.kind != class && !is_neighbour) || r.track_id == -1 {
+            continue;
+        }
+        frame_mut(&mut frames, r.frame).gt.push(KittiGt {
+            track_id: r.track_id,
+            neighbour: is_neighbour,
+            truncation: r.truncated,
+            occlusion: r.occluded,
+            bbox: r.cam.to_box3(),
+        });
+    }
+    for r in results {
+        let is_neighbour = Some(r.kind) == neighbour;
+        if r.kind != class && !is_neighbour {
+            continue;
+        }
+        frame_mut(&mut frames, r.frame).hyp.push(KittiHyp {
+            track_id: r.track_id,
+            neighbour: is_neighbour,
+            bbox2: r.bbox2,
+            bbox: r.cam.to_box3(),
+            score: r.score.unwrap_or(-1.0),
+        });
+    }
+    KittiSequence { frames }
+}
 
 impl KittiEvalArgs {
     /// Runs the command.
     pub fn execute(self) -> anyhow::Result<()> {
-        anyhow::bail!("`fusionrt kitti eval` is not built yet")
+        if !(self.iou > 0.0 && self.iou <= 1.0) {
+            return Err(bad_input(anyhow::anyhow!(
+                "--iou must be in (0, 1], got {}",
+                self.iou
+            )));
+        }
+        let seqs = read_seqmap(&self.seqmap).map_err(bad_input)?;
+        let mut loaded = Vec::with_capacity(seqs.len());
+        for s in &seqs {
+            let labels = read_tracking_file(&self.labels.join(format!("{}.txt", s.name)))
+                .map_err(bad_input)?;
+            let results = read_tracking_file(&self.results.join(format!("{}.txt", s.name)))
+                .map_err(bad_input)?;
+            loaded.push((labels, results, s.num_frames));
+        }
+        let params = KittiEvalParams {
+            min_overlap: self.iou,
+            ..KittiEvalParams::default()
+        };
+        let mut all: Vec<(&str, KittiClassResult)> = Vec::new();
+        println!(
+            "{:<11} {:>7} {:>7} {:>7} {:>7} {:>7} {:>5} {:>5} {:>6} {:>6} {:>6} {:>7} {:>7} {:>7}",
+            "class",
+            "sAMOTA",
+            "AMOTA",
+            "AMOTP",
+            "MOTA",
+            "MOTP",
+            "IDS",
+            "FRAG",
+            "TP",
+            "FP",
+            "FN",
+            "HOTA",
+            "DetA",
+            "AssA"
+        );
+        for (name, class, neighbour) in CLASSES {
+            let data: Vec<KittiSequence> = loaded
+                .iter()
+                .map(|(l, r, n)| build(l, r, *n, class, neighbour))
+                .collect();
+            let r = evaluate_class(&data, &params);
+            println!(
+                "{:<11} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>5} {:>5} {:>6} {:>6} {:>6} {:>7.2} {:>7.2} {:>7.2}",
+                name,
+                100.0 * r.samota,
+                100.0 * r.amota,
+                100.0 * r.amotp,
+                100.0 * r.best.mota,
+                100.0 * r.best.motp,
+                r.best.id_switches,
+                r.best.fragmentations,
+                r.best.tp,
+                r.best.fp,
+                r.best.fn_,
+                100.0 * r.hota.hota,
+                100.0 * r.hota.deta,
+                100.0 * r.hota.assa,
+            );
+            all.push((name, r));
+        }
+        if let Some(path) = &self.json {
+            let map: std::collections::BTreeMap<&str, &KittiClassResult> =
+                all.iter().map(|(n, r)| (*n, r)).collect();
+            let text = serde_json::to_string_pretty(&map)?;
+            std::fs::write(path, text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        }
+        Ok(())
     }
 }
