@@ -29,6 +29,18 @@ pub enum AssociationMetric {
     Mahalanobis,
 }
 
+/// What a published track carries as its `score`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScoreSource {
+    /// The score of the last associated detection (decayed while coasting).
+    Detection,
+    /// The track's existence probability.
+    Existence,
+    /// Their product.
+    Product,
+}
+
 /// Filter, gating and life-cycle parameters of one class.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -56,6 +68,8 @@ pub struct ClassParams {
     pub publish_coast_s: f64,
     /// Publish tentative tracks too.
     pub publish_tentative: bool,
+    /// What the published score is.
+    pub score_source: ScoreSource,
     /// Factor applied to the published score of a coasting track per frame without detection.
     pub coast_score_factor: f32,
     /// Measurement noise of the box center, m (1 sigma).
@@ -93,6 +107,7 @@ impl Default for ClassParams {
             max_coast_s: 0.25,
             publish_coast_s: 0.0,
             publish_tentative: false,
+            score_source: ScoreSource::Detection,
             coast_score_factor: 0.8,
             sigma_position_m: 0.3,
             sigma_z_m: 0.3,

@@ -16,5 +16,5 @@ pub mod config;
 pub mod filter;
 pub mod tracker;
 
-pub use config::{AssociationMetric, ClassParams, MotionModelKind, TrackerConfig};
+pub use config::{AssociationMetric, ClassParams, MotionModelKind, ScoreSource, TrackerConfig};
 pub use tracker::Tracker;

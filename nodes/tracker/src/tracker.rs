@@ -15,7 +15,7 @@
 //!
 //! Track ids are 128-bit: the high 64 bits derive from the seed, the low 64 count tracks.
 
-use crate::config::{AssociationMetric, ClassParams, TrackerConfig};
+use crate::config::{AssociationMetric, ClassParams, ScoreSource, TrackerConfig};
 use crate::filter::ObjectFilter;
 use fusionrt_core::assignment::Assignment;
 use fusionrt_core::iou3d::{giou_3d, iou_3d};
@@ -296,7 +296,12 @@ impl Tracker {
         twist_cov[(1, 1)] = tv[1];
         twist_cov[(2, 2)] = tv[2];
         twist_cov[(5, 5)] = tv[3];
-        let score = t.score * p.coast_score_factor.powi(t.misses.min(64) as i32);
+        let det = t.score * p.coast_score_factor.powi(t.misses.min(64) as i32);
+        let score = match p.score_source {
+            ScoreSource::Detection => det,
+            ScoreSource::Existence => t.existence,
+            ScoreSource::Product => det * t.existence,
+        };
         Track {
             id: t.id,
             state,
