@@ -241,10 +241,12 @@ impl Ground {
         // Axis expressed in the rotated frame.
         let ax = self.axis[0] * c + self.axis[1] * s;
         let ay = -self.axis[0] * s + self.axis[1] * c;
+        let s0 = self.along(origin[0], origin[1]);
         GroundRays {
             ground: self,
-            s0: self.along(origin[0], origin[1]),
+            s0,
             z0: origin[2],
+            g0: origin[2] - self.profile(s0),
             ax,
             ay,
         }
@@ -257,6 +259,8 @@ pub struct GroundRays<'a> {
     ground: &'a Ground,
     s0: f64,
     z0: f64,
+    /// Height of the origin above the ground.
+    g0: f64,
     ax: f64,
     ay: f64,
 }
@@ -265,47 +269,43 @@ impl GroundRays<'_> {
     /// Distance along the unit direction `d` (rotated frame) to the ground, if it is hit
     /// before `t_max`.
     pub fn hit(&self, d: [f64; 3], t_max: f64) -> Option<f64> {
+        // g(t) = z0 + t dz - h(s0 + t k): height above the ground along the ray; linear between
+        // the knots, whose heights are known, so no profile lookups per ray.
         let k = self.ax * d[0] + self.ay * d[1];
-        let knots = &self.ground.knots;
-        // g(t) = z0 + t dz - h(s0 + t k): positive above ground.
-        let g = |t: f64| self.z0 + t * d[2] - self.ground.profile(self.s0 + t * k);
         let mut ta = 0.0;
-        let mut ga = g(0.0);
+        let mut ga = self.g0;
         if ga <= 0.0 {
             return None;
         }
-        if knots.len() >= 2 && k.abs() > 1e-12 {
-            let mut visit = |s_knot: f64| -> Option<Option<f64>> {
-                let tb = (s_knot - self.s0) / k;
+        if k.abs() > 1e-12 {
+            let mut visit = |knot: &[f64; 2]| -> Option<Option<f64>> {
+                let tb = (knot[0] - self.s0) / k;
                 if tb <= ta {
                     return None;
                 }
+                let gb = self.z0 + tb * d[2] - knot[1];
+                if gb <= 0.0 {
+                    let t = ta + ga / (ga - gb) * (tb - ta);
+                    return Some((t < t_max).then_some(t));
+                }
                 if tb >= t_max {
                     return Some(None);
-                }
-                let gb = g(tb);
-                if gb <= 0.0 {
-                    return Some(Some(ta + ga / (ga - gb) * (tb - ta)));
                 }
                 ta = tb;
                 ga = gb;
                 None
             };
-            if k > 0.0 {
-                for p in knots.iter() {
-                    if let Some(r) = visit(p[0]) {
-                        return r;
-                    }
-                }
+            let knots = &self.ground.knots;
+            let found = if k > 0.0 {
+                knots.iter().find_map(&mut visit)
             } else {
-                for p in knots.iter().rev() {
-                    if let Some(r) = visit(p[0]) {
-                        return r;
-                    }
-                }
+                knots.iter().rev().find_map(&mut visit)
+            };
+            if let Some(result) = found {
+                return result;
             }
         }
-        // Beyond the last knot on the ray the profile is constant: slope of g is dz.
+        // Beyond the last knot on the ray the height is constant: g falls at dz.
         if d[2] >= 0.0 {
             return None;
         }
@@ -378,5 +378,15 @@ mod tests {
         let back = ramp.ray_caster([30.0, 0.0, 2.5], std::f64::consts::PI);
         assert!(back.hit([1.0, 0.0, 0.0], 100.0).is_none());
         assert!(back.hit([1.0, 0.0, -0.2], 100.0).is_some());
+        // A root before t_max in a segment whose far knot lies beyond t_max is still found.
+        let long = Ground::new(&GroundSpec {
+            axis_deg: 0.0,
+            profile: vec![[0.0, 0.0], [1000.0, 100.0]],
+        });
+        let t = long
+            .ray_caster([0.0, 0.0, 1.0], 0.0)
+            .hit([1.0, 0.0, 0.0], 50.0)
+            .unwrap();
+        assert!((t - 10.0).abs() < 1e-9, "{t}");
     }
 }
