@@ -1,0 +1,253 @@
+//! Configuration of the lidar stage (the `lidar:` section of the YAML config).
+
+use serde::Deserialize;
+
+/// Lidar stage parameters. Distances in metres, in the lidar frame (x forward, y left, z up).
+/// Defaults suit a roof-mounted 64-beam lidar about 1.7-1.9 m above the road (KITTI's HDL-64E,
+/// the simulator's) and hold for 32- and 128-beam sensors too.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LidarConfig {
+    /// Points closer than this (horizontal range) are dropped: the ego vehicle's own body.
+    pub min_range_m: f32,
+    /// Points farther than this (horizontal range) are dropped.
+    pub max_range_m: f32,
+    /// Region of interest, lower corner `[x, y, z]`: points outside are dropped.
+    pub roi_min_m: [f32; 3],
+    /// Region of interest, upper corner `[x, y, z]`.
+    pub roi_max_m: [f32; 3],
+    /// Height of the sensor above the road, the ground prior next to the vehicle.
+    pub sensor_height_m: f32,
+    /// Angular sectors of the polar ground grid (360 = 1 degree each).
+    pub ground_sectors: usize,
+    /// Radial length of the nearest ground bins.
+    pub ground_bin_min_m: f32,
+    /// Growth of the radial bin length with range (bin length = min + growth * range).
+    pub ground_bin_growth: f32,
+    /// Largest radial bin length.
+    pub ground_bin_max_m: f32,
+    /// Steepest road slope followed along a ray (rise over run; 0.2 = 11 degrees).
+    pub ground_max_slope: f32,
+    /// Step tolerated between neighbouring ground bins on top of the slope: curbs, bumps.
+    pub ground_max_step_m: f32,
+    /// The slope allowance stops growing after this run without ground (a shadow behind an
+    /// object), so a tall object far behind it is not taken for a climbing road.
+    pub ground_max_run_m: f32,
+    /// A point within this height above the local ground is ground.
+    pub ground_threshold_m: f32,
+    /// Points higher than this above the local ground are dropped (overhangs, tree crowns).
+    pub max_height_above_ground_m: f32,
+    /// Cell size of the bird's-eye-view clustering grid.
+    pub cluster_cell_m: f32,
+    /// Cluster tolerance near the sensor: points of one object at most this far apart (BEV).
+    pub cluster_tolerance_m: f32,
+    /// Growth of the tolerance with range, m per m: far objects have sparser returns.
+    pub cluster_tolerance_per_m: f32,
+    /// Clusters with fewer points are dropped.
+    pub min_cluster_points: u32,
+    /// Clusters longer than this (either horizontal side) are dropped: walls, hedges, fences.
+    pub max_length_m: f32,
+    /// Clusters whose shorter side is wider than this are dropped (buildings, vegetation
+    /// areas; a truck or bus is at most 2.6 m wide, plus margin for an L-shape fit).
+    pub max_width_m: f32,
+    /// Long, thin clusters: longer than this and thinner than `band_max_width_m` are dropped
+    /// (a curb-side wall or vegetation band; a truck seen side-on is shorter).
+    pub band_min_length_m: f32,
+    /// See `band_min_length_m`.
+    pub band_max_width_m: f32,
+    /// Clusters lower than this (top above the ground) are dropped: curbs, debris, ground noise.
+    pub min_height_m: f32,
+    /// Clusters taller than this are dropped (trees, poles, building fronts).
+    pub max_height_m: f32,
+    /// Vehicle sides seen alone (a thin cluster `side_min_length_m`..`side_max_length_m` long
+    /// and 1-2.5 m tall) are widened to this width away from the sensor, so the box center
+    /// lies inside the vehicle; 0 turns this off.
+    pub side_completion_width_m: f32,
+    /// See `side_completion_width_m`.
+    pub side_min_length_m: f32,
+    /// See `side_completion_width_m`.
+    pub side_max_length_m: f32,
+    /// Angle step of the L-shape fit search, degrees.
+    pub lshape_step_deg: f32,
+    /// At most this many points of a cluster enter the L-shape search (evenly subsampled).
+    pub lshape_max_points: usize,
+    /// Capacity preallocated for points, so the first frames do not grow buffers.
+    pub expected_points: usize,
+    /// At most this many obstacles per frame (the highest-scoring are kept).
+    pub max_obstacles: usize,
+}
+
+impl Default for LidarConfig {
+    fn default() -> Self {
+        Self {
+            min_range_m: 2.0,
+            max_range_m: 80.0,
+            roi_min_m: [-80.0, -80.0, -4.0],
+            roi_max_m: [80.0, 80.0, 3.5],
+            sensor_height_m: 1.73,
+            ground_sectors: 360,
+            ground_bin_min_m: 0.5,
+            ground_bin_growth: 0.03,
+            ground_bin_max_m: 2.5,
+            ground_max_slope: 0.2,
+            ground_max_step_m: 0.2,
+            ground_max_run_m: 4.0,
+            ground_threshold_m: 0.2,
+            max_height_above_ground_m: 4.5,
+            cluster_cell_m: 0.25,
+            cluster_tolerance_m: 0.5,
+            cluster_tolerance_per_m: 0.015,
+            min_cluster_points: 5,
+            max_length_m: 22.0,
+            max_width_m: 5.0,
+            band_min_length_m: 14.0,
+            band_max_width_m: 0.8,
+            min_height_m: 0.3,
+            max_height_m: 4.5,
+            side_completion_width_m: 1.7,
+            side_min_length_m: 2.5,
+            side_max_length_m: 6.0,
+            lshape_step_deg: 3.0,
+            lshape_max_points: 96,
+            expected_points: 150_000,
+            max_obstacles: 1024,
+        }
+    }
+}
+
+/// A configuration value that cannot work.
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("lidar config: `{field}` = {value}: {reason}")]
+pub struct LidarConfigError {
+    /// The field.
+    pub field: &'static str,
+    /// Its value, printed.
+    pub value: String,
+    /// What is wrong.
+    pub reason: &'static str,
+}
+
+impl LidarConfig {
+    /// Checks that every value is finite and in a usable range.
+    pub fn validate(&self) -> Result<(), LidarConfigError> {
+        let positive = [
+            ("max_range_m", self.max_range_m),
+            ("ground_bin_min_m", self.ground_bin_min_m),
+            ("ground_bin_max_m", self.ground_bin_max_m),
+            ("ground_threshold_m", self.ground_threshold_m),
+            ("max_height_above_ground_m", self.max_height_above_ground_m),
+            ("cluster_cell_m", self.cluster_cell_m),
+            ("cluster_tolerance_m", self.cluster_tolerance_m),
+            ("max_length_m", self.max_length_m),
+            ("max_width_m", self.max_width_m),
+            ("max_height_m", self.max_height_m),
+            ("lshape_step_deg", self.lshape_step_deg),
+        ];
+        for (field, v) in positive {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(LidarConfigError {
+                    field,
+                    value: v.to_string(),
+                    reason: "must be finite and positive",
+                });
+            }
+        }
+        let non_negative = [
+            ("min_range_m", self.min_range_m),
+            ("sensor_height_m", self.sensor_height_m),
+            ("ground_bin_growth", self.ground_bin_growth),
+            ("ground_max_slope", self.ground_max_slope),
+            ("ground_max_step_m", self.ground_max_step_m),
+            ("ground_max_run_m", self.ground_max_run_m),
+            ("cluster_tolerance_per_m", self.cluster_tolerance_per_m),
+            ("band_min_length_m", self.band_min_length_m),
+            ("band_max_width_m", self.band_max_width_m),
+            ("min_height_m", self.min_height_m),
+            ("side_completion_width_m", self.side_completion_width_m),
+            ("side_min_length_m", self.side_min_length_m),
+            ("side_max_length_m", self.side_max_length_m),
+        ];
+        for (field, v) in non_negative {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(LidarConfigError {
+                    field,
+                    value: v.to_string(),
+                    reason: "must be finite and not negative",
+                });
+            }
+        }
+        if self.max_range_m > 1000.0 {
+            return Err(LidarConfigError {
+                field: "max_range_m",
+                value: self.max_range_m.to_string(),
+                reason: "at most 1000 m",
+            });
+        }
+        if self.max_range_m / self.cluster_cell_m > 8000.0 {
+            return Err(LidarConfigError {
+                field: "cluster_cell_m",
+                value: self.cluster_cell_m.to_string(),
+                reason: "too small for max_range_m (at most 8000 cells per half axis)",
+            });
+        }
+        for i in 0..3 {
+            let (lo, hi) = (self.roi_min_m[i], self.roi_max_m[i]);
+            if !(lo.is_finite() && hi.is_finite() && lo < hi) {
+                return Err(LidarConfigError {
+                    field: "roi_min_m / roi_max_m",
+                    value: format!("{lo} .. {hi}"),
+                    reason: "each axis must be finite with min < max",
+                });
+            }
+        }
+        if !(8..=4096).contains(&self.ground_sectors) {
+            return Err(LidarConfigError {
+                field: "ground_sectors",
+                value: self.ground_sectors.to_string(),
+                reason: "must be in 8..=4096",
+            });
+        }
+        if self.lshape_max_points < 8 {
+            return Err(LidarConfigError {
+                field: "lshape_max_points",
+                value: self.lshape_max_points.to_string(),
+                reason: "must be at least 8",
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_validate_and_yaml_overrides() {
+        assert!(LidarConfig::default().validate().is_ok());
+        let cfg: LidarConfig =
+            fusionrt_core::config::parse_yaml("max_range_m: 60\nmin_cluster_points: 3\n", "t")
+                .unwrap();
+        assert_eq!(cfg.max_range_m, 60.0);
+        assert_eq!(cfg.min_cluster_points, 3);
+        assert_eq!(cfg.ground_sectors, 360);
+        let err = fusionrt_core::config::parse_yaml::<LidarConfig>("max_rnge_m: 60\n", "t")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("max_rnge_m"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let cfg = LidarConfig {
+            cluster_cell_m: 0.0,
+            ..LidarConfig::default()
+        };
+        assert_eq!(cfg.validate().unwrap_err().field, "cluster_cell_m");
+        let cfg = LidarConfig {
+            roi_min_m: [0.0, f32::NAN, 0.0],
+            ..LidarConfig::default()
+        };
+        assert!(cfg.validate().is_err());
+    }
+}
