@@ -19,7 +19,6 @@ use std::f64::consts::PI;
 pub type State = SVector<f64, 7>;
 /// Filter covariance.
 pub type Cov = SMatrix<f64, 7, 7>;
-type Hm = SMatrix<f64, 4, 7>;
 
 /// Wheelbase of a bicycle model as a share of the box length.
 const WHEELBASE_PER_LENGTH: f64 = 0.6;
@@ -35,14 +34,6 @@ pub struct ObjectFilter {
     pub p: Cov,
     /// Wheelbase for the bicycle model, m.
     pub wheelbase_m: f64,
-}
-
-fn h_matrix() -> Hm {
-    let mut h = Hm::zeros();
-    for i in 0..4 {
-        h[(i, i)] = 1.0;
-    }
-    h
 }
 
 /// Noise of the pose measurement for a class.
@@ -242,18 +233,20 @@ impl ObjectFilter {
     /// Updates with a measured pose `[x, y, z, yaw]`.
     pub fn update(&mut self, params: &ClassParams, pose: &Vector4<f64>) {
         let z = self.aligned(pose);
-        let h = h_matrix();
+        // H selects the first four states: H P H^T and P H^T are blocks of P.
         let y = z - self.x.fixed_rows::<4>(0);
-        let s = h * self.p * h.transpose() + measurement_noise(params);
+        let s = self.p.fixed_view::<4, 4>(0, 0).into_owned() + measurement_noise(params);
         let Some(s_inv) = s.try_inverse() else {
             return;
         };
-        let k = self.p * h.transpose() * s_inv;
+        let pht: SMatrix<f64, 7, 4> = self.p.fixed_view::<7, 4>(0, 0).into_owned();
+        let k = pht * s_inv;
         self.x += k * y;
         self.x[3] = wrap_angle(self.x[3]);
-        // Joseph form keeps P symmetric and positive.
-        let ikh = Cov::identity() - k * h;
-        self.p = ikh * self.p * ikh.transpose() + k * measurement_noise(params) * k.transpose();
+        // P = (I - K H) P, kept symmetric.
+        let hp: SMatrix<f64, 4, 7> = self.p.fixed_view::<4, 7>(0, 0).into_owned();
+        self.p -= k * hp;
+        self.p = 0.5 * (self.p + self.p.transpose());
     }
 
     /// Position, m.
