@@ -1,14 +1,168 @@
 //! `fusionrt detect`: runs the camera model on images and prints detections.
 
+use crate::exit::bad_input;
+use anyhow::Context;
 use clap::Args;
+use fusionrt_camera::{CameraConfig, CameraDetector, CameraError, load_image_file, write_overlay};
+use fusionrt_core::Detection2D;
+use std::path::{Path, PathBuf};
 
 /// Arguments of `fusionrt detect`.
+///
+/// Example: `fusionrt detect ../shared/data/kitti_object/image_2/000000.png --out det.json
+/// --overlay det.png`
 #[derive(Debug, Args)]
-pub struct DetectArgs {}
+pub struct DetectArgs {
+    /// PNG or JPEG images.
+    #[arg(required = true)]
+    images: Vec<PathBuf>,
+    /// Model: a card name (`nanodet`), a card path (.yaml) or an ONNX path with its card beside it.
+    #[arg(long)]
+    model: Option<String>,
+    /// Camera config YAML (the `CameraConfig` keys); flags override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Square tiles across the image width (0: squash the whole image, 1: letterbox).
+    #[arg(long)]
+    tiles: Option<u32>,
+    /// ONNX Runtime intra-op threads.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Minimum score.
+    #[arg(long)]
+    score: Option<f32>,
+    /// Write the detections as JSON here.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Draw the detections on the image and write a PNG here (with several images, the image
+    /// index is added before the extension).
+    #[arg(long)]
+    overlay: Option<PathBuf>,
+}
+
+/// Loads the camera config from an optional YAML file and applies the common flags.
+pub fn camera_config(
+    path: Option<&Path>,
+    model: Option<&str>,
+    tiles: Option<u32>,
+    threads: Option<usize>,
+) -> anyhow::Result<CameraConfig> {
+    let mut cfg: CameraConfig = match path {
+        Some(p) => fusionrt_core::config::load_yaml_file(p).map_err(bad_input)?,
+        None => CameraConfig::default(),
+    };
+    if let Some(m) = model {
+        cfg.model = m.to_string();
+    }
+    if let Some(t) = tiles {
+        cfg.tiles = t;
+    }
+    if let Some(t) = threads {
+        cfg.intra_threads = t;
+    }
+    Ok(cfg)
+}
+
+/// Classifies a camera error: bad model files and images are bad input (exit 2).
+pub fn classify(err: CameraError) -> anyhow::Error {
+    match err {
+        CameraError::ModelNotFound { .. }
+        | CameraError::Card(_)
+        | CameraError::Io { .. }
+        | CameraError::Checksum { .. }
+        | CameraError::ModelMismatch { .. }
+        | CameraError::Config(_)
+        | CameraError::Image(_)
+        | CameraError::Decode { .. }
+        | CameraError::UnsupportedFormat(_)
+        | CameraError::OrtLibraryNotFound { .. } => bad_input(err),
+        other => anyhow::Error::new(other),
+    }
+}
+
+fn overlay_path(base: &Path, index: usize, count: usize) -> PathBuf {
+    if count == 1 {
+        return base.to_path_buf();
+    }
+    let stem = base.file_stem().and_then(|s| s.to_str()).unwrap_or("overlay");
+    let ext = base.extension().and_then(|s| s.to_str()).unwrap_or("png");
+    base.with_file_name(format!("{stem}_{index}.{ext}"))
+}
 
 impl DetectArgs {
     /// Runs the command.
     pub fn execute(self) -> anyhow::Result<()> {
-        anyhow::bail!("`fusionrt detect` is not built yet")
+        let mut cfg = camera_config(
+            self.config.as_deref(),
+            self.model.as_deref(),
+            self.tiles,
+            self.threads,
+        )?;
+        if let Some(s) = self.score {
+            cfg.score_threshold = s;
+        }
+        let mut detector = CameraDetector::new(&cfg).map_err(classify)?;
+        let mut dets: Vec<Detection2D> = Vec::new();
+        let mut report = Vec::new();
+        for (i, path) in self.images.iter().enumerate() {
+            let image = load_image_file(path).map_err(classify)?;
+            let t = detector.detect(&image, &mut dets).map_err(classify)?;
+            println!(
+                "{}: {} detections ({} passes; pre {:.1} ms, inference {:.1} ms, post {:.1} ms)",
+                path.display(),
+                dets.len(),
+                t.passes,
+                t.preprocess.as_secs_f64() * 1e3,
+                t.inference.as_secs_f64() * 1e3,
+                t.postprocess.as_secs_f64() * 1e3
+            );
+            let mut objects = Vec::new();
+            for d in &dets {
+                let b = d.bbox;
+                println!(
+                    "  {:<10} {:.3}  [{:.1}, {:.1}, {:.1}, {:.1}]  ({})",
+                    d.class.name(),
+                    d.score,
+                    b.x1,
+                    b.y1,
+                    b.x2,
+                    b.y2,
+                    detector.class_name(d.source_class_id)
+                );
+                objects.push(serde_json::json!({
+                    "class": d.class.name(),
+                    "model_class": detector.class_name(d.source_class_id),
+                    "score": d.score,
+                    "box": [b.x1, b.y1, b.x2, b.y2],
+                }));
+            }
+            report.push(serde_json::json!({
+                "image": path.display().to_string(),
+                "width": image.width,
+                "height": image.height,
+                "objects": objects,
+                "timings_ms": {
+                    "pre": t.preprocess.as_secs_f64() * 1e3,
+                    "inference": t.inference.as_secs_f64() * 1e3,
+                    "post": t.postprocess.as_secs_f64() * 1e3,
+                },
+            }));
+            if let Some(base) = &self.overlay {
+                let out = overlay_path(base, i, self.images.len());
+                write_overlay(&image, &dets, &out)
+                    .with_context(|| format!("writing overlay {}", out.display()))?;
+            }
+        }
+        if let Some(out) = &self.out {
+            let json = serde_json::json!({
+                "model": detector.model().card.name,
+                "provider": detector.provider().name(),
+                "tiles": cfg.tiles,
+                "images": report,
+            });
+            std::fs::write(out, serde_json::to_string_pretty(&json)?)
+                .with_context(|| format!("writing {}", out.display()))?;
+        }
+        Ok(())
     }
 }
