@@ -3,7 +3,7 @@
 mod eval;
 mod frame;
 mod lidar;
-mod track;
+pub(crate) mod track;
 
 use clap::{Args, Subcommand};
 
