@@ -20,7 +20,7 @@ use fusionrt_core::{ClassProbs, FusedObject, SensorSupport, Track, TrackId};
 use fusionrt_kitti::tracking::{
     CamBox, LabelType, SeqEntry, TrackingRow, read_detections, read_seqmap, write_results,
 };
-use fusionrt_tracker::{AssociationMetric, ClassParams, ScoreSource, Tracker, TrackerConfig};
+use fusionrt_tracker::{Tracker, TrackerConfig};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -50,38 +50,7 @@ pub struct KittiTrackArgs {
 
 /// Tracker parameters tuned on the 10 KITTI training sequences in ../shared/data.
 pub(crate) fn kitti_config() -> TrackerConfig {
-    // Every hit is published (min_hits 1) and the published score carries the confidence, so
-    // the evaluation's score thresholds, not a hard life-cycle rule, drop short false tracks.
-    let car = ClassParams {
-        association: AssociationMetric::Giou3d,
-        gate: -0.2,
-        max_center_distance_m: 6.0,
-        min_hits: 1,
-        publish_tentative: true,
-        score_source: ScoreSource::Product,
-        publish_coast_s: 0.1,
-        max_coast_s: 0.35,
-        ..ClassParams::default()
-    };
-    let pedestrian = ClassParams {
-        min_hits: 1,
-        publish_tentative: true,
-        score_source: ScoreSource::Product,
-        publish_coast_s: 0.2,
-        ..ClassParams::pedestrian()
-    };
-    let cyclist = ClassParams {
-        min_hits: 1,
-        publish_tentative: true,
-        score_source: ScoreSource::Existence,
-        ..ClassParams::cyclist()
-    };
-    TrackerConfig {
-        car,
-        pedestrian,
-        bicycle: cyclist,
-        ..TrackerConfig::default()
-    }
+    TrackerConfig::kitti_pointrcnn()
 }
 
 /// The detections of one sequence, per frame, ready for the tracker.
