@@ -116,6 +116,17 @@ impl KittiEvalArgs {
                 .map_err(bad_input)?;
             let results = read_tracking_file(&self.results.join(format!("{}.txt", s.name)))
                 .map_err(bad_input)?;
+            for (rows, dir) in [(&labels, &self.labels), (&results, &self.results)] {
+                if let Some(r) = rows.iter().find(|r| r.frame >= s.num_frames) {
+                    return Err(bad_input(anyhow::anyhow!(
+                        "{}: frame {} is beyond the {} frames the seqmap gives sequence {}",
+                        dir.join(format!("{}.txt", s.name)).display(),
+                        r.frame,
+                        s.num_frames,
+                        s.name
+                    )));
+                }
+            }
             loaded.push((labels, results, s.num_frames));
         }
         let params = KittiEvalParams {

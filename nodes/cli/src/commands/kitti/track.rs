@@ -74,7 +74,13 @@ pub(crate) fn load_sequence(dir: &Path, seq: &SeqEntry) -> anyhow::Result<Sequen
         for d in dets {
             let idx = d.frame as usize;
             if idx >= frames.len() {
-                frames.resize(idx + 1, Vec::new());
+                return Err(bad_input(anyhow::anyhow!(
+                    "{}: frame {} is beyond the {} frames the seqmap gives sequence {}",
+                    path.display(),
+                    d.frame,
+                    seq.num_frames,
+                    seq.name
+                )));
             }
             frames[idx].push(FusedObject {
                 bbox: d.cam.to_box3(),
