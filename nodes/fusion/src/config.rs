@@ -78,7 +78,8 @@ pub struct FusionConfig {
     pub tolerance_ns: i64,
     /// Box corners are clipped at this depth in front of each camera before projection, m.
     pub near_plane_m: f64,
-    /// Detections below this score are ignored.
+    /// Detections below this score are ignored. Lower than a camera-only threshold: a detection
+    /// only counts where a lidar cluster confirms it.
     pub min_detection_score: f32,
     /// Detection boxes are scaled about their center by this factor for the containment gate.
     pub detection_box_scale: f32,
@@ -87,6 +88,9 @@ pub struct FusionConfig {
     /// A person box and a bicycle (motorcycle) box form a cyclist (motorcyclist) when their
     /// intersection covers at least this fraction of the smaller box.
     pub rider_min_overlap: f32,
+    /// A person detection on a cluster too large for a pedestrian but at least this long, m,
+    /// is a cyclist whose bicycle the camera missed.
+    pub rider_min_length_m: f64,
     /// Score factor for a bicycle detection with no rider (a parked bicycle is no cyclist).
     pub riderless_bicycle_score_scale: f32,
 }
@@ -96,10 +100,11 @@ impl Default for FusionConfig {
         Self {
             tolerance_ns: 50_000_000,
             near_plane_m: 0.3,
-            min_detection_score: 0.3,
+            min_detection_score: 0.2,
             detection_box_scale: 1.1,
             gates: ClassGates::default(),
             rider_min_overlap: 0.2,
+            rider_min_length_m: 1.2,
             riderless_bicycle_score_scale: 0.5,
         }
     }

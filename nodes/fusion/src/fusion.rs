@@ -35,6 +35,8 @@ struct Pair {
     cluster: u32,
     det: u32,
     iou: f32,
+    /// The class this pair gives the cluster (a person on a bicycle-sized cluster: cyclist).
+    class: ObjectClass,
     /// Passes the IoU gate too: may be a detection's primary cluster. Pairs that pass only the
     /// containment gate can still join a matched detection as fragments.
     primary: bool,
@@ -54,8 +56,8 @@ struct Evidence {
 }
 
 impl Evidence {
-    fn add(&mut self, camera: usize, det: &Det, iou: f32) {
-        self.class_score[det.class.index()] += det.score;
+    fn add(&mut self, camera: usize, det: &Det, class: ObjectClass, iou: f32) {
+        self.class_score[class.index()] += det.score;
         self.best_score = self.best_score.max(det.score);
         self.camera_mask |= 1 << camera;
         if self.camera_box.is_none() || iou > self.best_iou {
@@ -353,7 +355,16 @@ impl LateFusion {
                 if d.absorbed {
                     continue;
                 }
-                let gate = cfg.gate(d.class);
+                let mut class = d.class;
+                if class == ObjectClass::Pedestrian
+                    && footprint > cfg.gates.pedestrian.max_footprint_m
+                    && obstacles[k].bbox.size.x >= cfg.rider_min_length_m
+                {
+                    // A person whose lidar footprint is a two-wheeler's: a cyclist whose
+                    // bicycle the camera missed.
+                    class = ObjectClass::Bicycle;
+                }
+                let gate = cfg.gate(class);
                 if footprint > gate.max_footprint_m {
                     continue;
                 }
@@ -366,6 +377,7 @@ impl LateFusion {
                     cluster: k as u32,
                     det: j as u32,
                     iou,
+                    class,
                     primary: iou >= gate.min_iou,
                 });
             }
@@ -381,11 +393,11 @@ impl LateFusion {
         for p in &self.pairs {
             let (k, j) = (p.cluster as usize, p.det as usize);
             if self.det_of_cluster[k] == Some(p.det) {
-                self.evidence[k].add(ci, &self.dets[j], p.iou);
+                self.evidence[k].add(ci, &self.dets[j], p.class, p.iou);
             } else if self.det_of_cluster[k].is_none()
                 && let Some(primary) = self.primary_of_det[j]
             {
-                let radius = cfg.gate(self.dets[j].class).merge_radius_m;
+                let radius = cfg.gate(p.class).merge_radius_m;
                 let near = obstacles[k]
                     .bbox
                     .bev_distance(&obstacles[primary as usize].bbox)
@@ -399,7 +411,12 @@ impl LateFusion {
             if let Some(p) = self.merge_candidate[k]
                 && let Some(primary) = self.primary_of_det[p.det as usize]
             {
-                self.evidence[k].add(ci, &self.dets[p.det as usize], p.iou);
+                let class = if p.class == ObjectClass::Bicycle {
+                    p.class
+                } else {
+                    self.dets[p.det as usize].class
+                };
+                self.evidence[k].add(ci, &self.dets[p.det as usize], class, p.iou);
                 self.clusters.union(k as u32, primary);
             }
         }
@@ -790,24 +807,28 @@ mod tests {
                 cluster: 0,
                 det: 0,
                 iou: 0.9,
+                class: ObjectClass::Car,
                 primary: true,
             },
             Pair {
                 cluster: 0,
                 det: 1,
                 iou: 0.5,
+                class: ObjectClass::Car,
                 primary: true,
             },
             Pair {
                 cluster: 1,
                 det: 0,
                 iou: 0.6,
+                class: ObjectClass::Car,
                 primary: true,
             },
             Pair {
                 cluster: 2,
                 det: 1,
                 iou: 0.01,
+                class: ObjectClass::Car,
                 primary: false,
             },
         ];
@@ -873,6 +894,27 @@ mod tests {
         assert_eq!(rep.cameras()[0].riders, 1);
         assert_eq!(out[0].class, ObjectClass::Bicycle);
         assert_eq!(out[0].score, 0.85);
+    }
+
+    #[test]
+    fn person_on_a_bicycle_sized_cluster_is_a_cyclist() {
+        let cyclist = obstacle(20.0, 1.0, 1.9, 0.9, 1.7);
+        let pedestrian = obstacle(20.0, -4.0, 0.6, 0.6, 1.7);
+        let dets = vec![
+            det_on(&cyclist, ObjectClass::Pedestrian, 0.5, 0.0),
+            det_on(&pedestrian, ObjectClass::Pedestrian, 0.5, 0.0),
+        ];
+        let mut fusion = LateFusion::new(&FusionConfig::default());
+        let mut out = Vec::new();
+        fusion.process(
+            0,
+            &[cyclist, pedestrian],
+            &[front_camera()],
+            &[frame(0, dets)],
+            &mut out,
+        );
+        assert_eq!(out[0].class, ObjectClass::Bicycle);
+        assert_eq!(out[1].class, ObjectClass::Pedestrian);
     }
 
     #[test]
