@@ -22,8 +22,7 @@ fn kitti_dir() -> Option<PathBuf> {
 }
 
 /// The PNG's width and height from its IHDR chunk.
-fn png_size(path: &std::path::Path) -> (u32, u32) {
-    let bytes = std::fs::read(path).unwrap();
+fn png_size(bytes: &[u8]) -> (u32, u32) {
     let be = |o: usize| u32::from_be_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]);
     (be(16), be(20))
 }
@@ -43,7 +42,8 @@ fn label_corners_and_lidar_points_land_on_the_labelled_objects() {
     let mut checked = 0;
     for frame in ["000000", "000001"] {
         let calib = KittiCalib::read(&dir.join(format!("calib/{frame}.txt"))).unwrap();
-        let (w, h) = png_size(&dir.join(format!("image_2/{frame}.png")));
+        let png = std::fs::read(dir.join(format!("image_2/{frame}.png"))).unwrap();
+        let (w, h) = png_size(&png);
         let camera = calib.camera_calib_sized("P2", w, h).unwrap();
         let projector = Projector::new(&camera, 0.3);
         let labels = read_labels(&dir.join(format!("label_2/{frame}.txt"))).unwrap();
