@@ -11,6 +11,9 @@ use crate::geometry::Box3;
 /// A small convex polygon in the x-y plane, counter-clockwise.
 type Polygon = ([[f64; 2]; 16], usize);
 
+/// The four BEV corners of a box, counter-clockwise.
+type Corners = [[f64; 2]; 4];
+
 fn cross(o: [f64; 2], a: [f64; 2], b: [f64; 2]) -> f64 {
     (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
 }
@@ -74,13 +77,15 @@ fn clip_polygon(subject: &[[f64; 2]; 4], clip: &[[f64; 2]; 4]) -> Polygon {
 
 /// Area of the intersection of the two boxes' BEV footprints, m².
 pub fn bev_intersection_area(a: &Box3, b: &Box3) -> f64 {
-    let pa = a.bev_corners();
-    let pb = b.bev_corners();
-    // Corners are counter-clockwise only for non-negative sizes; degenerate boxes have no area.
+    bev_intersection_of_corners(a, b, &a.bev_corners(), &b.bev_corners())
+}
+
+fn bev_intersection_of_corners(a: &Box3, b: &Box3, pa: &[[f64; 2]; 4], pb: &[[f64; 2]; 4]) -> f64 {
+    // Corners are counter-clockwise only for positive sizes; degenerate boxes have no area.
     if a.size.x <= 0.0 || a.size.y <= 0.0 || b.size.x <= 0.0 || b.size.y <= 0.0 {
         return 0.0;
     }
-    let (poly, n) = clip_polygon(&pa, &pb);
+    let (poly, n) = clip_polygon(pa, pb);
     polygon_area(&poly[..n])
 }
 
@@ -97,6 +102,11 @@ fn z_overlap(a: &Box3, b: &Box3) -> f64 {
 
 /// Intersection volume of two oriented boxes, m³.
 pub fn intersection_volume(a: &Box3, b: &Box3) -> f64 {
+    intersection_volume_with(a, b, None)
+}
+
+/// [`intersection_volume`] with the BEV corners of both boxes, if already computed.
+fn intersection_volume_with(a: &Box3, b: &Box3, corners: Option<(&Corners, &Corners)>) -> f64 {
     let dz = z_overlap(a, b);
     if dz <= 0.0 {
         return 0.0;
@@ -107,7 +117,11 @@ pub fn intersection_volume(a: &Box3, b: &Box3) -> f64 {
     if a.bev_distance(b) >= ra + rb {
         return 0.0;
     }
-    bev_intersection_area(a, b) * dz
+    let area = match corners {
+        Some((pa, pb)) => bev_intersection_of_corners(a, b, pa, pb),
+        None => bev_intersection_area(a, b),
+    };
+    area * dz
 }
 
 /// 3D intersection over union of two oriented boxes, in `[0, 1]` (0 for empty boxes).
@@ -128,12 +142,10 @@ pub fn iou_bev(a: &Box3, b: &Box3) -> f64 {
 }
 
 /// Area of the convex hull of the eight BEV corners of two boxes (Andrew's monotone chain), m².
-fn hull_area(a: &Box3, b: &Box3) -> f64 {
-    let ca = a.bev_corners();
-    let cb = b.bev_corners();
+fn hull_area(ca: &[[f64; 2]; 4], cb: &[[f64; 2]; 4]) -> f64 {
     let mut pts = [[0.0; 2]; 8];
-    pts[..4].copy_from_slice(&ca);
-    pts[4..].copy_from_slice(&cb);
+    pts[..4].copy_from_slice(ca);
+    pts[4..].copy_from_slice(cb);
     pts.sort_by(|p, q| p[0].total_cmp(&q[0]).then(p[1].total_cmp(&q[1])));
     let mut hull = [[0.0; 2]; 16];
     let mut k = 0usize;
@@ -158,14 +170,16 @@ fn hull_area(a: &Box3, b: &Box3) -> f64 {
 /// 3D generalized IoU of two oriented boxes, in `(-1, 1]`: IoU minus the share of the enclosing
 /// volume (BEV convex hull times the joint z span) that the union leaves empty.
 pub fn giou_3d(a: &Box3, b: &Box3) -> f64 {
-    let inter = intersection_volume(a, b);
+    let ca = a.bev_corners();
+    let cb = b.bev_corners();
+    let inter = intersection_volume_with(a, b, Some((&ca, &cb)));
     let union = a.volume() + b.volume() - inter;
     if union <= 0.0 {
         return -1.0;
     }
     let (a0, a1) = z_range(a);
     let (b0, b1) = z_range(b);
-    let enclosing = hull_area(a, b) * (a1.max(b1) - a0.min(b0));
+    let enclosing = hull_area(&ca, &cb) * (a1.max(b1) - a0.min(b0));
     let iou = inter / union;
     if enclosing <= 0.0 {
         return iou;
