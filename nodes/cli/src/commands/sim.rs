@@ -7,7 +7,7 @@
 use crate::exit::bad_input;
 use anyhow::Context;
 use clap::Args;
-use fusionrt_core::{Track, TrackState};
+use fusionrt_core::{ObjectClass, Track, TrackState};
 use fusionrt_eval::{EvalObject, MatchCriterion, MotAccumulator, MotSummary};
 use fusionrt_runtime::latency::{LatencySummary, StageLatency};
 use fusionrt_runtime::{Pipeline, PipelineConfig, SensorFrame};
@@ -38,7 +38,7 @@ pub struct SimArgs {
     #[arg(long)]
     config: Option<PathBuf>,
     /// Ground-truth objects count when at least this many lidar returns hit them.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 10)]
     min_gt_points: u32,
     /// Score only ground truth and tracks within this range of the lidar, m.
     #[arg(long, default_value_t = 80.0)]
@@ -216,7 +216,7 @@ impl SimArgs {
                     yaw_rad: b.yaw_rad,
                     velocity_mps: track.velocity_mps.into(),
                 });
-                if in_range(&b.center) {
+                if track.class != ObjectClass::Unknown && in_range(&b.center) {
                     hyp_objects.push(EvalObject {
                         id: track.id.0,
                         class: track.class,
@@ -273,7 +273,7 @@ fn print_summary(report: &Report, report_path: &std::path::Path) {
         report.scenario, report.seed, report.frames, report.timings.wall_secs
     );
     println!();
-    println!("tracking (BEV center distance <= {} m, ground truth with >= {} lidar points within {} m)",
+    println!("tracking of classified tracks (BEV center distance <= {} m, ground truth with >= {} lidar points within {} m)",
         report.eval.match_distance_m, report.eval.min_gt_points, report.eval.eval_range_m);
     println!("  MOTA {:>7.3}   MOTP {:>6.3} m   IDF1 {:>6.3}   ID switches {:>4}   fragmentations {:>4}",
         m.mota, m.motp, m.idf1, m.id_switches, m.fragmentations);
