@@ -85,6 +85,12 @@ pub struct FusionConfig {
     pub detection_box_scale: f32,
     /// Per-class gates.
     pub gates: ClassGates,
+    /// The containment gate also passes when at least this fraction of the (enlarged)
+    /// detection lies inside the cluster's ROI: a loose box fitted to few points projects
+    /// wider than the object.
+    pub min_detection_in_roi: f32,
+    /// ... provided the ROI is at most this many times the detection's area.
+    pub max_roi_to_detection_area: f32,
     /// A person box and a bicycle (motorcycle) box form a cyclist (motorcyclist) when their
     /// intersection covers at least this fraction of the smaller box.
     pub rider_min_overlap: f32,
@@ -103,6 +109,8 @@ impl Default for FusionConfig {
             min_detection_score: 0.2,
             detection_box_scale: 1.1,
             gates: ClassGates::default(),
+            min_detection_in_roi: 0.8,
+            max_roi_to_detection_area: 6.0,
             rider_min_overlap: 0.2,
             rider_min_length_m: 1.2,
             riderless_bicycle_score_scale: 0.5,

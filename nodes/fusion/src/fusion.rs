@@ -368,8 +368,13 @@ impl LateFusion {
                 if footprint > gate.max_footprint_m {
                     continue;
                 }
-                let containment = roi.intersection(&d.gate_box) / roi_area;
-                if containment < gate.min_containment {
+                let inter = roi.intersection(&d.gate_box);
+                // The cluster's ROI inside the detection, or (a loose lidar box around a thin
+                // object) the detection inside a ROI that is not much larger.
+                let contained = inter >= gate.min_containment * roi_area
+                    || (inter >= cfg.min_detection_in_roi * d.gate_box.area()
+                        && roi_area <= cfg.max_roi_to_detection_area * d.bbox.area());
+                if !contained {
                     continue;
                 }
                 let iou = roi.iou(&d.bbox);
@@ -915,6 +920,35 @@ mod tests {
         );
         assert_eq!(out[0].class, ObjectClass::Bicycle);
         assert_eq!(out[1].class, ObjectClass::Pedestrian);
+    }
+
+    #[test]
+    fn loose_lidar_box_around_a_thin_detection_still_matches() {
+        // A person at 45 m whose few points gave a 1.6 m wide box: its ROI is several times
+        // wider than the person box, which lies inside it.
+        let loose = obstacle(45.0, 0.0, 1.0, 1.6, 1.7);
+        let thin = obstacle(45.0, 0.0, 0.6, 0.6, 1.7);
+        let det = det_on(&thin, ObjectClass::Pedestrian, 0.3, 0.0);
+        let mut fusion = LateFusion::new(&FusionConfig::default());
+        let mut out = Vec::new();
+        fusion.process(
+            0,
+            &[loose],
+            &[front_camera()],
+            &[frame(0, vec![det])],
+            &mut out,
+        );
+        assert_eq!(out[0].class, ObjectClass::Pedestrian);
+        // A ROI far larger than the detection (a wall behind a person) does not.
+        let wall = obstacle(45.0, 0.0, 0.5, 12.0, 3.0);
+        fusion.process(
+            0,
+            &[wall],
+            &[front_camera()],
+            &[frame(0, vec![det])],
+            &mut out,
+        );
+        assert_eq!(out[0].class, ObjectClass::Unknown);
     }
 
     #[test]
