@@ -139,18 +139,23 @@ impl SimArgs {
             ("--match-distance-m", self.match_distance_m),
         ] {
             if !(value.is_finite() && value > 0.0) {
-                return Err(bad_input(anyhow::anyhow!("{name} must be a positive number, got {value}")));
+                return Err(bad_input(anyhow::anyhow!(
+                    "{name} must be a positive number, got {value}"
+                )));
             }
         }
         let frames = match self.frames {
             None => spec.default_frames,
             Some(n) => u64::try_from(n).map_err(|_| {
-                bad_input(anyhow::anyhow!("--frames must be zero or a positive count, got {n}"))
+                bad_input(anyhow::anyhow!(
+                    "--frames must be zero or a positive count, got {n}"
+                ))
             })?,
         };
         let mut sim = Simulator::new(&spec, self.seed).map_err(bad_input)?;
         let mut pipeline = Pipeline::new(&config, self.seed);
-        let mut accumulator = MotAccumulator::new(MatchCriterion::CenterDistance(self.match_distance_m));
+        let mut accumulator =
+            MotAccumulator::new(MatchCriterion::CenterDistance(self.match_distance_m));
         std::fs::create_dir_all(&self.out)
             .with_context(|| format!("cannot create output directory {}", self.out.display()))?;
         let tracks_path = self.out.join("tracks.jsonl");
@@ -177,14 +182,18 @@ impl SimArgs {
                 world_from_lidar: Some(frame.world_from_lidar),
             });
             let ego_xy = frame.world_from_lidar.translation.vector.xy();
-            let in_range = |center: &nalgebra::Vector3<f64>| (center.xy() - ego_xy).norm() <= self.eval_range_m;
+            let in_range = |center: &nalgebra::Vector3<f64>| {
+                (center.xy() - ego_xy).norm() <= self.eval_range_m
+            };
 
             gt_objects.clear();
             gt_objects.extend(
                 frame
                     .ground_truth
                     .iter()
-                    .filter(|g| g.lidar_points >= self.min_gt_points && in_range(&g.bbox_world.center))
+                    .filter(|g| {
+                        g.lidar_points >= self.min_gt_points && in_range(&g.bbox_world.center)
+                    })
                     .map(|g| EvalObject {
                         id: u128::from(g.id),
                         class: g.class,
@@ -203,7 +212,9 @@ impl SimArgs {
                 digest.write_i64(frame.index as i64);
                 digest.write(&track.id.0.to_le_bytes());
                 digest.write(&[track.class as u8]);
-                for v in [b.center.x, b.center.y, b.center.z, b.size.x, b.size.y, b.size.z, b.yaw_rad] {
+                for v in [
+                    b.center.x, b.center.y, b.center.z, b.size.x, b.size.y, b.size.z, b.yaw_rad,
+                ] {
                     digest.write_i64((v * 1000.0).round() as i64);
                 }
                 record.tracks.push(TrackRecord {
@@ -234,7 +245,13 @@ impl SimArgs {
             sum_tracks += record.tracks.len();
         }
         tracks_file.flush()?;
-        let per_frame = |sum: usize| if frames == 0 { 0.0 } else { sum as f64 / frames as f64 };
+        let per_frame = |sum: usize| {
+            if frames == 0 {
+                0.0
+            } else {
+                sum as f64 / frames as f64
+            }
+        };
         let report = Report {
             scenario: spec.name.clone(),
             seed: self.seed,
@@ -265,29 +282,59 @@ impl SimArgs {
     }
 }
 
+/// The summary table; written at once so a closed pipe (`| head`) is not an error.
 fn print_summary(report: &Report, report_path: &std::path::Path) {
+    use std::fmt::Write as _;
+    let mut text = String::new();
     let r = &report.results;
     let m = &r.mot;
-    println!(
+    let _ = writeln!(
+        text,
         "fusionrt sim: scenario `{}`, seed {}, {} frames in {:.2} s",
         report.scenario, report.seed, report.frames, report.timings.wall_secs
     );
-    println!();
-    println!("tracking of classified tracks (BEV center distance <= {} m, ground truth with >= {} lidar points within {} m)",
-        report.eval.match_distance_m, report.eval.min_gt_points, report.eval.eval_range_m);
-    println!("  MOTA {:>7.3}   MOTP {:>6.3} m   IDF1 {:>6.3}   ID switches {:>4}   fragmentations {:>4}",
-        m.mota, m.motp, m.idf1, m.id_switches, m.fragmentations);
-    println!("  precision {:>6.3}   recall {:>6.3}   false positives {:>5}   misses {:>5}   ground truth {:>6}",
-        m.precision, m.recall, m.false_positives, m.misses, m.num_gt);
-    println!("  per frame: {:.1} obstacles, {:.1} with camera support, {:.1} tracks",
-        r.mean_obstacles_per_frame, r.mean_fused_with_camera_per_frame, r.mean_tracks_per_frame);
-    println!();
-    println!("  {:<10} {:>9} {:>9} {:>9} {:>9}", "stage", "p50 ms", "p99 ms", "max ms", "mean ms");
-    for s in report.timings.stages.iter().chain(std::iter::once(&report.timings.simulator)) {
-        println!("  {:<10} {:>9.3} {:>9.3} {:>9.3} {:>9.3}", s.stage, s.p50_ms, s.p99_ms, s.max_ms, s.mean_ms);
+    let _ = writeln!(text);
+    let _ = writeln!(
+        text,
+        "tracking of classified tracks (BEV center distance <= {} m, ground truth with >= {} lidar points within {} m)",
+        report.eval.match_distance_m, report.eval.min_gt_points, report.eval.eval_range_m
+    );
+    let _ = writeln!(
+        text,
+        "  MOTA {:>7.3}   MOTP {:>6.3} m   IDF1 {:>6.3}   ID switches {:>4}   fragmentations {:>4}",
+        m.mota, m.motp, m.idf1, m.id_switches, m.fragmentations
+    );
+    let _ = writeln!(
+        text,
+        "  precision {:>6.3}   recall {:>6.3}   false positives {:>5}   misses {:>5}   ground truth {:>6}",
+        m.precision, m.recall, m.false_positives, m.misses, m.num_gt
+    );
+    let _ = writeln!(
+        text,
+        "  per frame: {:.1} obstacles, {:.1} with camera support, {:.1} tracks",
+        r.mean_obstacles_per_frame, r.mean_fused_with_camera_per_frame, r.mean_tracks_per_frame
+    );
+    let _ = writeln!(text);
+    let _ = writeln!(
+        text,
+        "  {:<10} {:>9} {:>9} {:>9} {:>9}",
+        "stage", "p50 ms", "p99 ms", "max ms", "mean ms"
+    );
+    for s in report
+        .timings
+        .stages
+        .iter()
+        .chain(std::iter::once(&report.timings.simulator))
+    {
+        let _ = writeln!(
+            text,
+            "  {:<10} {:>9.3} {:>9.3} {:>9.3} {:>9.3}",
+            s.stage, s.p50_ms, s.p99_ms, s.max_ms, s.mean_ms
+        );
     }
-    println!();
-    println!("report: {}", report_path.display());
+    let _ = writeln!(text);
+    let _ = writeln!(text, "report: {}", report_path.display());
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
 #[cfg(test)]
