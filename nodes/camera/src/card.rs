@@ -197,13 +197,24 @@ pub fn find_card(name: &str, models_dir: Option<&Path>) -> Result<PathBuf, Camer
             return Ok(card);
         }
     }
-    Err(CameraError::ModelNotFound {
-        name: name.to_string(),
-        searched: dirs
+    let searched = if dirs.is_empty() {
+        let roots: Vec<String> = crate::ortlib::search_roots()
             .iter()
+            .map(|r| format!("{}/**/models", r.display()))
+            .collect();
+        format!(
+            "FUSIONRT_MODELS unset, no models/ folder upward of {}",
+            roots.join(", ")
+        )
+    } else {
+        dirs.iter()
             .map(|d| d.display().to_string())
             .collect::<Vec<_>>()
-            .join(", "),
+            .join(", ")
+    };
+    Err(CameraError::ModelNotFound {
+        name: name.to_string(),
+        searched,
     })
 }
 

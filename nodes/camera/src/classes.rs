@@ -19,8 +19,8 @@ pub fn perception_class(name: &str) -> Option<ObjectClass> {
     })
 }
 
-/// NMS group of each class: vehicles (car, truck, bus) share one group, every other class is
-/// its own.
+/// NMS group of each class: vehicles (car, truck, bus, and train, which the model gives to
+/// buses and trams) share one group, every other class is its own.
 pub fn nms_groups(classes: &[String]) -> Vec<u32> {
     let vehicle = classes
         .iter()
@@ -29,7 +29,7 @@ pub fn nms_groups(classes: &[String]) -> Vec<u32> {
         .iter()
         .enumerate()
         .map(|(i, c)| match (perception_class(c), vehicle) {
-            (Some(p), Some(v)) if p.is_vehicle() => v as u32,
+            (Some(p), Some(v)) if p.is_vehicle() || c == "train" => v as u32,
             _ => i as u32,
         })
         .collect()
@@ -45,9 +45,17 @@ mod tests {
         assert_eq!(perception_class("truck"), Some(ObjectClass::Truck));
         assert_eq!(perception_class("horse"), Some(ObjectClass::Unknown));
         assert_eq!(perception_class("cup"), None);
-        let names: Vec<String> = ["person", "bicycle", "car", "motorcycle", "bus", "truck"]
-            .map(String::from)
-            .to_vec();
-        assert_eq!(nms_groups(&names), vec![0, 1, 2, 3, 2, 2]);
+        let names: Vec<String> = [
+            "person",
+            "bicycle",
+            "car",
+            "motorcycle",
+            "bus",
+            "train",
+            "truck",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(nms_groups(&names), vec![0, 1, 2, 3, 2, 2, 2]);
     }
 }

@@ -84,7 +84,10 @@ fn overlay_path(base: &Path, index: usize, count: usize) -> PathBuf {
     if count == 1 {
         return base.to_path_buf();
     }
-    let stem = base.file_stem().and_then(|s| s.to_str()).unwrap_or("overlay");
+    let stem = base
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("overlay");
     let ext = base.extension().and_then(|s| s.to_str()).unwrap_or("png");
     base.with_file_name(format!("{stem}_{index}.{ext}"))
 }

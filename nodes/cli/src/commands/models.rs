@@ -108,7 +108,9 @@ impl ModelsArgs {
                     }
                 }
                 if failed > 0 {
-                    return Err(bad_input(anyhow::anyhow!("{failed} model(s) failed verification")));
+                    return Err(bad_input(anyhow::anyhow!(
+                        "{failed} model(s) failed verification"
+                    )));
                 }
                 Ok(())
             }
@@ -123,8 +125,9 @@ impl ModelsArgs {
                     .map_err(classify)?;
                 std::fs::create_dir_all(&cfg.tensorrt.engine_cache_dir)?;
                 let start = std::time::Instant::now();
-                try_provider(env, &cfg, &installed, &bytes, Provider::Tensorrt, true)
-                    .map_err(|reason| anyhow::anyhow!("cannot build a TensorRT engine: {reason}"))?;
+                try_provider(env, &cfg, &installed, &bytes, Provider::Tensorrt, true).map_err(
+                    |reason| anyhow::anyhow!("cannot build a TensorRT engine: {reason}"),
+                )?;
                 if !engine_cached(&cfg.tensorrt.engine_cache_dir, &installed) {
                     anyhow::bail!(
                         "TensorRT built no engine named {}* in {}",

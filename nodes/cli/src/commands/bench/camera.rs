@@ -42,7 +42,9 @@ impl BenchCameraArgs {
         let mut images = self.images;
         if images.is_empty() {
             let data = std::env::var_os("FUSIONRT_DATA").ok_or_else(|| {
-                bad_input(anyhow::anyhow!("no images given and FUSIONRT_DATA is unset"))
+                bad_input(anyhow::anyhow!(
+                    "no images given and FUSIONRT_DATA is unset"
+                ))
             })?;
             let dir = PathBuf::from(data).join("kitti_object/image_2");
             let entries = std::fs::read_dir(&dir)
@@ -62,7 +64,8 @@ impl BenchCameraArgs {
         )?;
         let mut detector = CameraDetector::new(&cfg).map_err(classify)?;
         let mut dets = Vec::new();
-        let (mut pre, mut inf, mut post, mut total) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut pre, mut inf, mut post, mut total) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         println!(
             "# model {} on {}, tiles {}, intra threads {}, {} runs per image",
             detector.model().card.name,
@@ -83,7 +86,12 @@ impl BenchCameraArgs {
                 post.push(t.postprocess.as_secs_f64() * 1e3);
             }
         }
-        let (p, i, q, t) = (median(&mut pre), median(&mut inf), median(&mut post), median(&mut total));
+        let (p, i, q, t) = (
+            median(&mut pre),
+            median(&mut inf),
+            median(&mut post),
+            median(&mut total),
+        );
         println!(
             "median over {} images x {} runs: pre {p:.2} ms  inference {i:.1} ms  post {q:.2} ms  detect {t:.1} ms  (pre+post = {:.1}% of inference)",
             images.len(),
