@@ -1,6 +1,9 @@
 //! End-to-end tests of `fusionrt sim`: the whole pipeline on the built-in scenarios,
 //! determinism, and clear one-line errors (exit code 2) for bad input.
 
+
+// Test helpers outside `#[test]` functions: a failed setup step should fail the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -30,7 +33,11 @@ fn assert_bad_input(out: &Output, needle: &str) {
     assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(stderr.contains(needle), "expected `{needle}` in: {stderr}");
-    assert_eq!(stderr.trim_end().lines().count(), 1, "one line expected: {stderr}");
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "one line expected: {stderr}"
+    );
 }
 
 #[test]
@@ -39,10 +46,30 @@ fn same_seed_same_results_other_seed_other_results() {
     let b = scratch("sim-seed3-b");
     let c = scratch("sim-seed4");
     for (dir, seed) in [(&a, "3"), (&b, "3"), (&c, "4")] {
-        let out = fusionrt(&["sim", "--frames", "12", "--seed", seed, "--out", dir.to_str().unwrap()]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = fusionrt(&[
+            "sim",
+            "--frames",
+            "12",
+            "--seed",
+            seed,
+            "--out",
+            dir.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let stdout = String::from_utf8_lossy(&out.stdout);
-        for needle in ["MOTA", "IDF1", "ID switches", "lidar", "fusion", "tracker", "p99"] {
+        for needle in [
+            "MOTA",
+            "IDF1",
+            "ID switches",
+            "lidar",
+            "fusion",
+            "tracker",
+            "p99",
+        ] {
             assert!(stdout.contains(needle), "missing `{needle}` in:\n{stdout}");
         }
     }
@@ -51,7 +78,10 @@ fn same_seed_same_results_other_seed_other_results() {
         std::fs::read(a.join("tracks.jsonl")).unwrap(),
         std::fs::read(b.join("tracks.jsonl")).unwrap()
     );
-    assert_ne!(results_of(&a)["tracks_digest"], results_of(&c)["tracks_digest"]);
+    assert_ne!(
+        results_of(&a)["tracks_digest"],
+        results_of(&c)["tracks_digest"]
+    );
     // The pipeline produced tracks that match ground truth.
     let mot = &results_of(&a)["mot"];
     assert!(mot["num_gt"].as_u64().unwrap() > 0, "{mot}");
@@ -62,9 +92,24 @@ fn same_seed_same_results_other_seed_other_results() {
 fn every_builtin_scenario_runs() {
     for name in ["urban", "highway", "crowded"] {
         let dir = scratch(&format!("sim-{name}"));
-        let out = fusionrt(&["sim", "--scenario", name, "--frames", "5", "--out", dir.to_str().unwrap()]);
-        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
-        assert!(results_of(&dir)["mot"]["num_gt"].as_u64().unwrap() > 0, "{name}");
+        let out = fusionrt(&[
+            "sim",
+            "--scenario",
+            name,
+            "--frames",
+            "5",
+            "--out",
+            dir.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            results_of(&dir)["mot"]["num_gt"].as_u64().unwrap() > 0,
+            "{name}"
+        );
     }
 }
 
@@ -77,10 +122,17 @@ fn unknown_scenario_name_is_bad_input() {
 #[test]
 fn scenario_yaml_with_wrong_type_or_unknown_key_is_bad_input() {
     let dir = scratch("bad-yaml");
-    let urban = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../sim/scenarios/urban.yaml")).unwrap();
+    let urban = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../sim/scenarios/urban.yaml"
+    ))
+    .unwrap();
 
     let wrong_type = dir.join("wrong_type.yaml");
-    let text = format!("{}\ndefault_frames: lots\n", strip_key(&urban, "default_frames"));
+    let text = format!(
+        "{}\ndefault_frames: lots\n",
+        strip_key(&urban, "default_frames")
+    );
     std::fs::write(&wrong_type, text).unwrap();
     let out = fusionrt(&["sim", "--scenario", wrong_type.to_str().unwrap()]);
     assert_bad_input(&out, "default_frames");

@@ -51,7 +51,8 @@ impl StageLatency {
     /// Records one sample.
     pub fn record(&mut self, elapsed: Duration) {
         let ns = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
-        self.histogram.saturating_record(ns.clamp(1, MAX_TRACKABLE_NS));
+        self.histogram
+            .saturating_record(ns.clamp(1, MAX_TRACKABLE_NS));
     }
 
     /// Stage name.

@@ -168,7 +168,8 @@ impl Pipeline {
 fn transform_object(world_from_lidar: &Isometry3<f64>, object: &mut FusedObject) {
     let b = &mut object.bbox;
     b.center = world_from_lidar.transform_point(&b.center.into()).coords;
-    let heading = world_from_lidar.transform_vector(&Vector3::new(b.yaw_rad.cos(), b.yaw_rad.sin(), 0.0));
+    let heading =
+        world_from_lidar.transform_vector(&Vector3::new(b.yaw_rad.cos(), b.yaw_rad.sin(), 0.0));
     b.yaw_rad = heading.y.atan2(heading.x);
 }
 
@@ -185,7 +186,11 @@ mod tests {
             UnitQuaternion::from_euler_angles(0.0, 0.0, std::f64::consts::FRAC_PI_2),
         );
         let mut object = FusedObject {
-            bbox: Box3::new(Vector3::new(2.0, 0.0, 1.0), Vector3::new(4.0, 2.0, 1.5), 0.0),
+            bbox: Box3::new(
+                Vector3::new(2.0, 0.0, 1.0),
+                Vector3::new(4.0, 2.0, 1.5),
+                0.0,
+            ),
             class: ObjectClass::Car,
             class_probs: ClassProbs::one_hot(ObjectClass::Car),
             score: 0.9,
