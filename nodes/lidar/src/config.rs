@@ -37,7 +37,8 @@ pub struct LidarConfig {
     pub ground_threshold_m: f32,
     /// Points higher than this above the local ground are dropped (overhangs, tree crowns).
     pub max_height_above_ground_m: f32,
-    /// Cell size of the bird's-eye-view clustering grid.
+    /// Cell size of the bird's-eye-view clustering grid. Cells within
+    /// `round(tolerance / cell)` cells of each other (Chebyshev) are joined.
     pub cluster_cell_m: f32,
     /// Cluster tolerance near the sensor: points of one object at most this far apart (BEV).
     pub cluster_tolerance_m: f32,
@@ -94,7 +95,7 @@ impl Default for LidarConfig {
             ground_max_run_m: 4.0,
             ground_threshold_m: 0.2,
             max_height_above_ground_m: 4.5,
-            cluster_cell_m: 0.25,
+            cluster_cell_m: 0.4,
             cluster_tolerance_m: 0.5,
             cluster_tolerance_per_m: 0.015,
             min_cluster_points: 5,

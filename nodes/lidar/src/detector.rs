@@ -202,50 +202,69 @@ impl LidarDetector {
     }
 
     /// Pass 1: crop, polar binning, lowest z per polar cell.
+    #[inline(never)]
     fn crop_and_bin(&mut self, cloud: &PointCloud, n: usize, stats: &mut LidarStats) {
         self.cell_min_z.fill(f32::INFINITY);
-        self.crop_idx.clear();
-        self.crop_cell.clear();
+        // Written by index into pre-sized buffers (no capacity checks in the loop).
+        self.crop_idx.resize(n, 0);
+        self.crop_cell.resize(n, 0);
         let cfg = &self.cfg;
         let (min_r2, max_r2) = (cfg.min_range_m.powi(2), cfg.max_range_m.powi(2));
         let [x0, y0, z0] = cfg.roi_min_m;
         let [x1, y1, z1] = cfg.roi_max_m;
         let sector_scale = self.sectors as f32 / std::f32::consts::TAU;
-        let last_sector = self.sectors - 1;
-        let last_lut = self.bin_lut.len() - 1;
+        let last_sector = (self.sectors - 1) as f32;
+        let bins = self.bins;
+        let lut = &self.bin_lut[..];
+        let last_lut = (lut.len() - 1) as f32;
+        let min_z = &mut self.cell_min_z[..];
+        let crop_idx = &mut self.crop_idx[..n];
+        let crop_cell = &mut self.crop_cell[..n];
         let (xs, ys, zs) = (&cloud.x[..n], &cloud.y[..n], &cloud.z[..n]);
+        // 1a, branch-free so that it vectorizes: sector and range step per point, or NONE.
+        let inv_step = 1.0 / LUT_STEP_M;
+        let mut non_finite = 0usize;
         for i in 0..n {
             let (x, y, z) = (xs[i], ys[i], zs[i]);
-            if !(x.is_finite() && y.is_finite() && z.is_finite()) {
-                stats.non_finite += 1;
-                continue;
-            }
+            non_finite += usize::from(!(x.is_finite() & y.is_finite() & z.is_finite()));
             let r2 = x * x + y * y;
-            if r2 < min_r2
-                || r2 > max_r2
-                || x < x0
-                || x > x1
-                || y < y0
-                || y > y1
-                || z < z0
-                || z > z1
-            {
-                stats.cropped += 1;
+            // NaN fails every comparison: non-finite points are outside too.
+            let inside = (r2 >= min_r2)
+                & (r2 <= max_r2)
+                & (x >= x0)
+                & (x <= x1)
+                & (y >= y0)
+                & (y <= y1)
+                & (z >= z0)
+                & (z <= z1);
+            let sector = ((fast_atan2(y, x) + std::f32::consts::PI) * sector_scale)
+                .clamp(0.0, last_sector) as u32;
+            let step = (r2.sqrt() * inv_step).clamp(0.0, last_lut) as u32;
+            crop_cell[i] = if inside { (sector << 16) | step } else { NONE };
+        }
+        // 1b: compaction (in place: `kept <= i`), radial bin, lowest z per polar cell.
+        let mut kept = 0usize;
+        for i in 0..n {
+            let packed = crop_cell[i];
+            if packed == NONE {
                 continue;
             }
-            let r = r2.sqrt();
-            let sector = (((fast_atan2(y, x) + std::f32::consts::PI) * sector_scale) as usize)
-                .min(last_sector);
-            let bin = self.bin_lut[((r * (1.0 / LUT_STEP_M)) as usize).min(last_lut)] as usize;
-            let cell = sector * self.bins + bin;
-            let m = &mut self.cell_min_z[cell];
-            *m = m.min(z);
-            self.crop_idx.push(i as u32);
-            self.crop_cell.push(cell as u32);
+            let cell = (packed >> 16) as usize * bins + lut[(packed & 0xffff) as usize] as usize;
+            if let Some(m) = min_z.get_mut(cell) {
+                *m = m.min(zs[i]);
+            }
+            crop_idx[kept] = i as u32;
+            crop_cell[kept] = cell as u32;
+            kept += 1;
         }
+        self.crop_idx.truncate(kept);
+        self.crop_cell.truncate(kept);
+        stats.non_finite = non_finite;
+        stats.cropped = n - kept - non_finite;
     }
 
     /// Pass 2: the ground height of every polar cell, ray by ray.
+    #[inline(never)]
     fn estimate_ground(&mut self) {
         let cfg = &self.cfg;
         let prior = -cfg.sensor_height_m;
@@ -275,50 +294,80 @@ impl LidarDetector {
     }
 
     /// Pass 3: ground / non-ground per point; non-ground points enter the BEV grid.
+    #[inline(never)]
     fn split_ground(&mut self, cloud: &PointCloud, stats: &mut LidarStats) {
-        self.ng_x.clear();
-        self.ng_y.clear();
-        self.ng_z.clear();
-        self.ng_ground.clear();
-        self.ng_slot.clear();
+        let m = self.crop_idx.len();
+        for v in [
+            &mut self.ng_x,
+            &mut self.ng_y,
+            &mut self.ng_z,
+            &mut self.ng_ground,
+        ] {
+            v.resize(m, 0.0);
+        }
+        self.ng_slot.resize(m, 0);
         self.occ_cell.clear();
         let cfg = &self.cfg;
         let inv_cell = 1.0 / cfg.cluster_cell_m;
         let half = self.grid_half_m;
-        let last = self.grid_width - 1;
-        for k in 0..self.crop_idx.len() {
-            let i = self.crop_idx[k] as usize;
-            let cell = self.crop_cell[k] as usize;
+        let last = (self.grid_width - 1) as f32;
+        let width = self.grid_width;
+        let (threshold, max_above) = (cfg.ground_threshold_m, cfg.max_height_above_ground_m);
+        let ground_z = &self.cell_ground_z[..];
+        let grid = &mut self.grid[..];
+        let occ_cell = &mut self.occ_cell;
+        let (ng_x, ng_y, ng_z) = (
+            &mut self.ng_x[..m],
+            &mut self.ng_y[..m],
+            &mut self.ng_z[..m],
+        );
+        let (ng_ground, ng_slot) = (&mut self.ng_ground[..m], &mut self.ng_slot[..m]);
+        let (mut k_out, mut ground, mut too_high) = (0usize, 0usize, 0usize);
+        for (&i, &cell) in self.crop_idx.iter().zip(&self.crop_cell) {
+            let i = i as usize;
             let (x, y, z) = (cloud.x[i], cloud.y[i], cloud.z[i]);
-            let g = self.cell_ground_z[cell];
+            let g = ground_z[cell as usize];
             let above = z - g;
-            if above <= cfg.ground_threshold_m {
-                stats.ground += 1;
+            if above <= threshold {
+                ground += 1;
                 continue;
             }
-            if above > cfg.max_height_above_ground_m {
-                stats.too_high += 1;
+            if above > max_above {
+                too_high += 1;
                 continue;
             }
-            let gx = (((x + half) * inv_cell) as usize).min(last);
-            let gy = (((y + half) * inv_cell) as usize).min(last);
-            let gi = gy * self.grid_width + gx;
-            let mut slot = self.grid[gi];
+            let gx = ((x + half) * inv_cell).min(last) as usize;
+            let gy = ((y + half) * inv_cell).min(last) as usize;
+            let gi = gy * width + gx;
+            let mut slot = grid[gi];
             if slot == NONE {
-                slot = self.occ_cell.len() as u32;
-                self.grid[gi] = slot;
-                self.occ_cell.push(gi as u32);
+                slot = occ_cell.len() as u32;
+                grid[gi] = slot;
+                occ_cell.push(gi as u32);
             }
-            self.ng_x.push(x);
-            self.ng_y.push(y);
-            self.ng_z.push(z);
-            self.ng_ground.push(g);
-            self.ng_slot.push(slot);
+            ng_x[k_out] = x;
+            ng_y[k_out] = y;
+            ng_z[k_out] = z;
+            ng_ground[k_out] = g;
+            ng_slot[k_out] = slot;
+            k_out += 1;
         }
-        stats.non_ground = self.ng_x.len();
+        for v in [
+            &mut self.ng_x,
+            &mut self.ng_y,
+            &mut self.ng_z,
+            &mut self.ng_ground,
+        ] {
+            v.truncate(k_out);
+        }
+        self.ng_slot.truncate(k_out);
+        stats.ground = ground;
+        stats.too_high = too_high;
+        stats.non_ground = k_out;
     }
 
     /// Pass 4: union-find over occupied cells within the range-adaptive tolerance.
+    #[inline(never)]
     fn connect_cells(&mut self) {
         let cfg = &self.cfg;
         self.occ_parent.clear();
@@ -335,7 +384,7 @@ impl LidarDetector {
             );
             let r = (x * x + y * y).sqrt();
             let tol = cfg.cluster_tolerance_m + cfg.cluster_tolerance_per_m * r;
-            let k = ((tol / cell_m).ceil() as isize).max(1);
+            let k = ((tol / cell_m).round() as isize).max(1);
             // Forward half of the (2k+1)^2 neighbourhood: each pair is visited once.
             for dy in 0..=k {
                 let ny = gy + dy;
@@ -358,6 +407,7 @@ impl LidarDetector {
     }
 
     /// Pass 5: cluster ids, point counts and points sorted by cluster (counting sort).
+    #[inline(never)]
     fn gather_clusters(&mut self, stats: &mut LidarStats) {
         self.occ_cluster.clear();
         self.occ_cluster.resize(self.occ_cell.len(), NONE);
@@ -394,6 +444,7 @@ impl LidarDetector {
     }
 
     /// Pass 6: filters, box fit and confidence per cluster.
+    #[inline(never)]
     fn fit_boxes(&mut self, out: &mut Vec<Obstacle3D>, stats: &mut LidarStats) {
         let cfg = &self.cfg;
         for c in 0..self.cluster_count.len() {
@@ -522,12 +573,13 @@ fn fast_atan2(y: f32, x: f32) -> f32 {
     let a = mn / mx.max(f32::MIN_POSITIVE);
     let s = a * a;
     let mut r = ((-0.046_496_475 * s + 0.159_314_22) * s - 0.327_622_76) * s * a + a;
-    if ay > ax {
-        r = std::f32::consts::FRAC_PI_2 - r;
-    }
-    if x < 0.0 {
-        r = std::f32::consts::PI - r;
-    }
+    // Selects rather than branches, so that loops calling this vectorize.
+    r = if ay > ax {
+        std::f32::consts::FRAC_PI_2 - r
+    } else {
+        r
+    };
+    r = if x < 0.0 { std::f32::consts::PI - r } else { r };
     if y < 0.0 { -r } else { r }
 }
 

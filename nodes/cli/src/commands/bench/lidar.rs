@@ -1,14 +1,175 @@
 //! `fusionrt bench lidar`: benchmarks the lidar stage on real and synthetic clouds.
+//!
+//! In-process, one thread: the median and 90th percentile wall time of `LidarDetector::process`
+//! per cloud, and nanoseconds per point (flat when cost grows linearly with the point count), on the
+//! KITTI scans in `--data` and on synthetic sweeps of 30k, 120k, 500k and 2M points. With
+//! `--peer`, also whole processes side by side on each KITTI scan, alternating runs:
+//! `fusionrt kitti lidar --velodyne SCAN --out OUT` against `PEER SCAN OUT` (e.g. the PCL peer),
+//! quoting the median wall times and their ratio.
 
+use crate::exit::bad_input;
+use anyhow::Context;
 use clap::Args;
+use fusionrt_core::PointCloud;
+use fusionrt_lidar::synthetic::{SceneSpec, generate};
+use fusionrt_lidar::{LidarConfig, LidarDetector};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
 
 /// Arguments of `fusionrt bench lidar`.
+///
+/// Example: `fusionrt bench lidar --data ../shared/data/kitti_object --peer "$(../shared/peers/build.sh)"`
 #[derive(Debug, Args)]
-pub struct BenchLidarArgs {}
+pub struct BenchLidarArgs {
+    /// KITTI object folder with `velodyne/*.bin` (default: `$FUSIONRT_DATA/kitti_object`).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Timed runs per cloud (after 3 warm-up runs).
+    #[arg(long, default_value_t = 50)]
+    iterations: usize,
+    /// Synthetic sweep sizes, points.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "30000,120000,500000,2000000"
+    )]
+    sizes: Vec<usize>,
+    /// A peer executable run as `PEER SCAN.bin OUT.json` side by side with this binary.
+    #[arg(long)]
+    peer: Option<PathBuf>,
+    /// Whole-process runs per side with `--peer`.
+    #[arg(long, default_value_t = 10)]
+    peer_runs: usize,
+    /// Lidar stage configuration (YAML); defaults otherwise.
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
 
 impl BenchLidarArgs {
     /// Runs the command.
     pub fn execute(self) -> anyhow::Result<()> {
-        anyhow::bail!("`fusionrt bench lidar` is not built yet")
+        if self.iterations == 0 {
+            return Err(bad_input(anyhow::anyhow!(
+                "--iterations must be at least 1"
+            )));
+        }
+        let cfg: LidarConfig = match &self.config {
+            Some(path) => fusionrt_core::config::load_yaml_file(path).map_err(bad_input)?,
+            None => LidarConfig::default(),
+        };
+        let mut detector = LidarDetector::try_new(&cfg).map_err(bad_input)?;
+        let data = self.data.clone().or_else(|| {
+            std::env::var_os("FUSIONRT_DATA").map(|d| PathBuf::from(d).join("kitti_object"))
+        });
+        let mut scans = Vec::new();
+        match &data {
+            Some(dir) => {
+                let vel = dir.join("velodyne");
+                let entries = std::fs::read_dir(&vel)
+                    .with_context(|| format!("reading {}", vel.display()))
+                    .map_err(bad_input)?;
+                for entry in entries {
+                    let path = entry?.path();
+                    if path.extension().is_some_and(|e| e == "bin") {
+                        scans.push(path);
+                    }
+                }
+                scans.sort();
+            }
+            None => println!("KITTI scans skipped: no --data and FUSIONRT_DATA is not set"),
+        }
+        println!(
+            "{:<24} {:>9} {:>10} {:>10} {:>9} {:>8}",
+            "cloud", "points", "median ms", "p90 ms", "ns/point", "objects"
+        );
+        for path in &scans {
+            let cloud = fusionrt_kitti::read_velodyne(path).map_err(bad_input)?;
+            let name = format!(
+                "kitti {}",
+                path.file_name().unwrap_or_default().to_string_lossy()
+            );
+            self.time_cloud(&mut detector, &name, &cloud);
+        }
+        for &points in &self.sizes {
+            let scene = generate(&SceneSpec {
+                points,
+                ..SceneSpec::default()
+            });
+            self.time_cloud(&mut detector, &format!("synthetic {points}"), &scene.cloud);
+        }
+        if let Some(peer) = &self.peer {
+            for path in &scans {
+                self.side_by_side(peer, path)?;
+            }
+        }
+        Ok(())
     }
+
+    /// Times `process` on one cloud and prints a row.
+    fn time_cloud(&self, detector: &mut LidarDetector, name: &str, cloud: &PointCloud) {
+        let mut out = Vec::new();
+        let mut objects = 0;
+        for _ in 0..3 {
+            objects = detector.process(cloud, &mut out).obstacles;
+        }
+        let mut ms: Vec<f64> = (0..self.iterations)
+            .map(|_| {
+                let t0 = Instant::now();
+                std::hint::black_box(detector.process(std::hint::black_box(cloud), &mut out));
+                t0.elapsed().as_secs_f64() * 1e3
+            })
+            .collect();
+        let median = median_of(&mut ms);
+        let p90 = ms[(ms.len() * 9 / 10).min(ms.len() - 1)];
+        println!(
+            "{name:<24} {:>9} {median:>10.3} {p90:>10.3} {:>9.1} {objects:>8}",
+            cloud.len(),
+            median * 1e6 / cloud.len().max(1) as f64
+        );
+    }
+
+    /// Whole processes, alternating: this binary's `kitti lidar` and the peer on one scan.
+    fn side_by_side(&self, peer: &Path, scan: &Path) -> anyhow::Result<()> {
+        let exe = std::env::current_exe().context("locating the fusionrt binary")?;
+        let tmp = std::env::temp_dir();
+        let ours_out = tmp.join(format!("fusionrt-bench-lidar-{}.json", std::process::id()));
+        let peer_out = tmp.join(format!("fusionrt-bench-peer-{}.json", std::process::id()));
+        let run = |cmd: &mut Command| -> anyhow::Result<f64> {
+            let t0 = Instant::now();
+            let status = cmd
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .with_context(|| format!("running {cmd:?}"))?;
+            let ms = t0.elapsed().as_secs_f64() * 1e3;
+            anyhow::ensure!(status.success(), "{cmd:?} failed: {status}");
+            Ok(ms)
+        };
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        for _ in 0..self.peer_runs.max(1) {
+            ours.push(run(Command::new(&exe)
+                .args(["kitti", "lidar", "--velodyne"])
+                .arg(scan)
+                .arg("--out")
+                .arg(&ours_out))?);
+            theirs.push(run(Command::new(peer).arg(scan).arg(&peer_out))?);
+        }
+        let _ = std::fs::remove_file(&ours_out);
+        let _ = std::fs::remove_file(&peer_out);
+        let (a, b) = (median_of(&mut ours), median_of(&mut theirs));
+        println!(
+            "side by side on {} ({} runs each, whole processes): fusionrt {a:.1} ms, peer {b:.1} ms, peer / fusionrt = {:.1}x",
+            scan.display(),
+            ours.len(),
+            b / a
+        );
+        Ok(())
+    }
+}
+
+/// Sorts and returns the median (the upper one for an even count); `v` must not be empty.
+fn median_of(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
 }
