@@ -153,6 +153,7 @@ pub struct Preprocessor {
     regions: Vec<Region>,
     row: Vec<f32>,
     hbuf: Vec<f32>,
+    vacc: Vec<f32>,
 }
 
 impl Preprocessor {
@@ -177,6 +178,7 @@ impl Preprocessor {
             regions: Vec::new(),
             row: Vec::new(),
             hbuf: Vec::new(),
+            vacc: Vec::new(),
         }
     }
 
@@ -248,18 +250,21 @@ impl Preprocessor {
                     }
                     continue;
                 }
-                for ox in 0..in_w {
-                    let mut acc = [0.0f32; 3];
-                    for t in range.clone() {
-                        let s = ((plan.y.idx[t] as usize - ylo) * in_w + ox) * 3;
-                        let w = plan.y.wt[t];
-                        acc[0] += w * self.hbuf[s];
-                        acc[1] += w * self.hbuf[s + 1];
-                        acc[2] += w * self.hbuf[s + 2];
+                // Rows of taps summed whole (vectorises), then de-interleaved.
+                let acc = &mut self.vacc;
+                acc.clear();
+                acc.resize(in_w * 3, 0.0);
+                for t in range {
+                    let w = plan.y.wt[t];
+                    let start = (plan.y.idx[t] as usize - ylo) * in_w * 3;
+                    for (a, &h) in acc.iter_mut().zip(&self.hbuf[start..start + in_w * 3]) {
+                        *a += w * h;
                     }
-                    p0[base + ox] = acc[self.order[0]] * self.scale[0] + self.offset[0];
-                    p1[base + ox] = acc[self.order[1]] * self.scale[1] + self.offset[1];
-                    p2[base + ox] = acc[self.order[2]] * self.scale[2] + self.offset[2];
+                }
+                for (ox, px) in acc.chunks_exact(3).enumerate() {
+                    p0[base + ox] = px[self.order[0]] * self.scale[0] + self.offset[0];
+                    p1[base + ox] = px[self.order[1]] * self.scale[1] + self.offset[1];
+                    p2[base + ox] = px[self.order[2]] * self.scale[2] + self.offset[2];
                 }
             }
         }
