@@ -1,7 +1,6 @@
 //! End-to-end tests of `fusionrt sim`: the whole pipeline on the built-in scenarios,
 //! determinism, and clear one-line errors (exit code 2) for bad input.
 
-
 // Test helpers outside `#[test]` functions: a failed setup step should fail the test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 use std::path::{Path, PathBuf};
