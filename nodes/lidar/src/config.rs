@@ -1,11 +1,11 @@
 //! Configuration of the lidar stage (the `lidar:` section of the YAML config).
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Lidar stage parameters. Distances in metres, in the lidar frame (x forward, y left, z up).
 /// Defaults suit a roof-mounted 64-beam lidar about 1.7-1.9 m above the road (KITTI's HDL-64E,
 /// the simulator's) and hold for 32- and 128-beam sensors too.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LidarConfig {
     /// Points closer than this (horizontal range) are dropped: the ego vehicle's own body.

@@ -27,7 +27,7 @@ use std::time::Instant;
 /// The pipeline config: one section per stage, the same keys as the ROS 2 parameter file
 /// (`launch/fusionrt.yaml`). Missing sections and keys take their defaults; unknown keys are
 /// errors.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PipelineConfig {
     /// Lidar obstacle detection.
@@ -206,8 +206,10 @@ mod tests {
     #[test]
     fn shipped_config_parses_and_unknown_keys_are_rejected() {
         let shipped = include_str!("../../../launch/fusionrt.yaml");
-        fusionrt_core::config::parse_yaml::<PipelineConfig>(shipped, "launch/fusionrt.yaml")
-            .unwrap();
+        let parsed: PipelineConfig =
+            fusionrt_core::config::parse_yaml(shipped, "launch/fusionrt.yaml").unwrap();
+        // The shipped file documents the real defaults.
+        assert_eq!(parsed, PipelineConfig::default());
         let err = fusionrt_core::config::parse_yaml::<PipelineConfig>("lidarr: {}\n", "p.yaml")
             .unwrap_err();
         assert!(err.to_string().contains("lidarr"), "{err}");
