@@ -23,6 +23,7 @@ pub mod image;
 pub mod iou3d;
 pub mod objects;
 pub mod pointcloud2;
+pub mod tf;
 
 pub use calib::{CameraCalib, CameraModel, Distortion};
 pub use cloud::PointCloud;
