@@ -99,6 +99,13 @@ pub struct FusionConfig {
     pub rider_min_length_m: f64,
     /// Score factor for a bicycle detection with no rider (a parked bicycle is no cyclist).
     pub riderless_bicycle_score_scale: f32,
+    /// Smallest `[length, width]` of a car, m: a classified car box fitted to one visible face
+    /// grows to this, away from the sensor (the hidden side). `[0, 0]` disables completion.
+    pub car_min_size_m: [f64; 2],
+    /// Smallest `[length, width]` of a truck, m (see `car_min_size_m`).
+    pub truck_min_size_m: [f64; 2],
+    /// Smallest `[length, width]` of a bus, m (see `car_min_size_m`).
+    pub bus_min_size_m: [f64; 2],
 }
 
 impl Default for FusionConfig {
@@ -114,11 +121,25 @@ impl Default for FusionConfig {
             rider_min_overlap: 0.2,
             rider_min_length_m: 1.2,
             riderless_bicycle_score_scale: 0.5,
+            car_min_size_m: [3.9, 1.6],
+            truck_min_size_m: [5.5, 2.2],
+            bus_min_size_m: [9.0, 2.4],
         }
     }
 }
 
 impl FusionConfig {
+    /// The smallest plausible `[length, width]` of a vehicle class, `None` for other classes.
+    pub fn vehicle_min_size_m(&self, class: fusionrt_core::ObjectClass) -> Option<[f64; 2]> {
+        use fusionrt_core::ObjectClass as C;
+        match class {
+            C::Car => Some(self.car_min_size_m),
+            C::Truck => Some(self.truck_min_size_m),
+            C::Bus => Some(self.bus_min_size_m),
+            _ => None,
+        }
+    }
+
     /// The gate for a class (vehicle gates for `unknown`).
     pub fn gate(&self, class: fusionrt_core::ObjectClass) -> &ClassGate {
         use fusionrt_core::ObjectClass as C;

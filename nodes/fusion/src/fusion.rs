@@ -10,7 +10,7 @@ use fusionrt_core::{
     BBox2, Box3, CameraCalib, CameraDetections, ClassProbs, FusedObject, ObjectClass, Obstacle3D,
     SensorSupport,
 };
-use nalgebra::Vector3;
+use nalgebra::{Vector2, Vector3};
 use tracing::warn;
 
 /// Cost of an infeasible pair in the assignment: above any sum of feasible costs (each <= 1).
@@ -563,6 +563,10 @@ impl LateFusion {
                 }
                 probs[0] = 1.0 - ev.best_score;
                 report.fused += 1;
+                let mut bbox = bbox;
+                if let Some(min_size_m) = self.cfg.vehicle_min_size_m(best.0) {
+                    complete_vehicle_box(&mut bbox, min_size_m);
+                }
                 FusedObject {
                     bbox,
                     class: best.0,
@@ -583,6 +587,28 @@ impl LateFusion {
                 }
             };
             out.push(object);
+        }
+    }
+}
+
+/// Grows a vehicle box seen from one side to at least `min_size_m` (`[length, width]`),
+/// keeping the visible faces (those nearer the sensor at the origin) in place: the center moves
+/// away from the sensor along each grown axis.
+fn complete_vehicle_box(bbox: &mut Box3, min_size_m: [f64; 2]) {
+    let (sin, cos) = bbox.yaw_rad.sin_cos();
+    let axes = [Vector2::new(cos, sin), Vector2::new(-sin, cos)];
+    for (axis_index, axis) in axes.iter().enumerate() {
+        let size = bbox.size[axis_index];
+        let grow = min_size_m[axis_index] - size;
+        if grow > 0.0 {
+            let away = if bbox.center.xy().dot(axis) >= 0.0 {
+                1.0
+            } else {
+                -1.0
+            };
+            bbox.center.x += away * 0.5 * grow * axis.x;
+            bbox.center.y += away * 0.5 * grow * axis.y;
+            bbox.size[axis_index] = min_size_m[axis_index];
         }
     }
 }
@@ -682,6 +708,7 @@ mod tests {
     use super::*;
     use crate::project::tests::front_camera;
     use fusionrt_core::Detection2D;
+    use std::f64::consts::FRAC_PI_2;
 
     fn obstacle(x: f64, y: f64, l: f64, w: f64, h: f64) -> Obstacle3D {
         Obstacle3D {
@@ -709,6 +736,31 @@ mod tests {
             stamp_ns,
             detections,
         }
+    }
+
+    #[test]
+    fn a_car_seen_from_behind_grows_away_from_the_sensor() {
+        // Rear face only: 0.4 m deep, 1.7 m wide, 20 m ahead, heading away from the sensor.
+        let mut b = Box3::new(
+            Vector3::new(20.0, 0.0, 0.8),
+            Vector3::new(0.4, 1.7, 1.5),
+            0.0,
+        );
+        complete_vehicle_box(&mut b, [3.9, 1.6]);
+        assert!((b.size.x - 3.9).abs() < 1e-12 && (b.size.y - 1.7).abs() < 1e-12);
+        // The rear face stays at x = 19.8; the box now reaches 23.7.
+        assert!((b.center.x - 21.75).abs() < 1e-12 && b.center.y.abs() < 1e-12);
+        // Behind the sensor and rotated by 90 deg: the box grows towards -x along its width.
+        let mut b = Box3::new(
+            Vector3::new(-10.0, 0.0, 0.8),
+            Vector3::new(4.0, 0.5, 1.5),
+            FRAC_PI_2,
+        );
+        complete_vehicle_box(&mut b, [3.9, 1.6]);
+        assert!(
+            (b.size.y - 1.6).abs() < 1e-12 && (b.center.x + 10.55).abs() < 1e-9,
+            "{b:?}"
+        );
     }
 
     #[test]
@@ -863,9 +915,10 @@ mod tests {
         assert_eq!(out.len(), 2, "{out:?}");
         let car = &out[0];
         assert_eq!(car.class, ObjectClass::Car);
-        // The union of both fragments: x from 29.9 to 32.75, y from -0.7 to 0.85.
-        assert!((car.bbox.center.x - 31.325).abs() < 1e-9, "{:?}", car.bbox);
-        assert!((car.bbox.center.y - 0.075).abs() < 1e-9, "{:?}", car.bbox);
+        // The union of both fragments (x from 29.9 to 32.75, y from -0.7 to 0.85), completed to
+        // the smallest car (3.9 x 1.6 m) away from the sensor: x to 33.8, y to 0.9.
+        assert!((car.bbox.center.x - 31.85).abs() < 1e-9, "{:?}", car.bbox);
+        assert!((car.bbox.center.y - 0.1).abs() < 1e-9, "{:?}", car.bbox);
         assert!(
             car.bbox.size.x > 2.5 && car.bbox.size.y > 1.4,
             "{:?}",
