@@ -301,6 +301,25 @@ impl CameraModel {
     }
 }
 
+/// The part of the segment `p`-`q` (optical frame) at depth `z >= near_m`: ends behind the near
+/// plane are moved onto it. `None` when the whole segment is nearer than `near_m`.
+pub fn clip_segment_to_near_plane(
+    p: Point3<f64>,
+    q: Point3<f64>,
+    near_m: f64,
+) -> Option<(Point3<f64>, Point3<f64>)> {
+    match (p.z >= near_m, q.z >= near_m) {
+        (true, true) => Some((p, q)),
+        (false, false) => None,
+        (p_in_front, _) => {
+            let t = (near_m - p.z) / (q.z - p.z);
+            let mut cut = p + (q - p) * t;
+            cut.z = near_m;
+            Some(if p_in_front { (p, cut) } else { (cut, q) })
+        }
+    }
+}
+
 /// One calibrated camera: its model and where it sits relative to the lidar.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CameraCalib {
@@ -441,6 +460,16 @@ impl CameraCalib {
 mod tests {
     use super::*;
     use nalgebra::{Translation3, UnitQuaternion, Vector3};
+
+    #[test]
+    fn segments_are_cut_at_the_near_plane() {
+        let (p, q) = (Point3::new(0.0, 0.0, -1.0), Point3::new(2.0, 0.0, 3.0));
+        let (a, b) = clip_segment_to_near_plane(p, q, 1.0).unwrap();
+        assert!((a - Point3::new(1.0, 0.0, 1.0)).norm() < 1e-12 && b == q);
+        let (a, b) = clip_segment_to_near_plane(q, p, 1.0).unwrap();
+        assert!(a == q && (b - Point3::new(1.0, 0.0, 1.0)).norm() < 1e-12);
+        assert!(clip_segment_to_near_plane(p, Point3::new(0.0, 0.0, 0.5), 1.0).is_none());
+    }
 
     #[test]
     fn pinhole_projects_the_principal_ray_to_the_principal_point() {

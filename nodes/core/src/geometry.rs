@@ -104,6 +104,22 @@ impl Default for Box3 {
 }
 
 impl Box3 {
+    /// The 12 edges of a box, as index pairs into [`Box3::corners`].
+    pub const EDGES: [(usize, usize); 12] = [
+        (0, 1),
+        (1, 2),
+        (2, 3),
+        (3, 0),
+        (4, 5),
+        (5, 6),
+        (6, 7),
+        (7, 4),
+        (0, 4),
+        (1, 5),
+        (2, 6),
+        (3, 7),
+    ];
+
     /// A box from center, size `[l, w, h]` and yaw.
     pub fn new(center: Vector3<f64>, size: Vector3<f64>, yaw_rad: f64) -> Self {
         Self {

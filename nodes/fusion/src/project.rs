@@ -6,24 +6,9 @@
 //! bounding box is clipped to the image. Rays further off-axis than the lens model's monotonic
 //! range are pulled back onto it, so a polynomial distortion cannot fold them into the image.
 
+use fusionrt_core::calib::clip_segment_to_near_plane;
 use fusionrt_core::{BBox2, Box3, CameraCalib};
 use nalgebra::Point3;
-
-/// The 12 edges of a box, as corner index pairs into [`Box3::corners`].
-const EDGES: [(usize, usize); 12] = [
-    (0, 1),
-    (1, 2),
-    (2, 3),
-    (3, 0),
-    (4, 5),
-    (5, 6),
-    (6, 7),
-    (7, 4),
-    (0, 4),
-    (1, 5),
-    (2, 6),
-    (3, 7),
-];
 
 /// A camera prepared for projecting many boxes: its calibration and lens limit.
 #[derive(Clone, Copy, Debug)]
@@ -69,18 +54,10 @@ impl<'a> Projector<'a> {
                 hi[k] = hi[k].max(uv[k]);
             }
         };
-        let near = self.near_m;
-        for c in &corners {
-            if c.z >= near {
-                add(self.pixel(c));
-            }
-        }
-        for (a, b) in EDGES {
-            let (pa, pb) = (&corners[a], &corners[b]);
-            if (pa.z < near) != (pb.z < near) {
-                let t = (near - pa.z) / (pb.z - pa.z);
-                let p = pa + (pb - pa) * t;
-                add(self.pixel(&Point3::new(p.x, p.y, near)));
+        for (a, b) in Box3::EDGES {
+            if let Some((p, q)) = clip_segment_to_near_plane(corners[a], corners[b], self.near_m) {
+                add(self.pixel(&p));
+                add(self.pixel(&q));
             }
         }
         if !(lo[0].is_finite() && lo[1].is_finite() && hi[0].is_finite() && hi[1].is_finite()) {

@@ -10,27 +10,12 @@
 //! added per image.
 
 use crate::spec::DetectorSpec;
+use fusionrt_core::calib::clip_segment_to_near_plane;
 use fusionrt_core::{BBox2, Box3, CameraCalib, Detection2D, ObjectClass};
 use nalgebra::Point3;
 use rand::Rng;
 use rand_distr::{Distribution, Poisson, StandardNormal};
 use rand_pcg::Pcg64;
-
-/// The 12 edges of a box by corner index (see [`Box3::corners`]).
-const EDGES: [(usize, usize); 12] = [
-    (0, 1),
-    (1, 2),
-    (2, 3),
-    (3, 0),
-    (4, 5),
-    (5, 6),
-    (6, 7),
-    (7, 4),
-    (0, 4),
-    (1, 5),
-    (2, 6),
-    (3, 7),
-];
 
 /// COCO class index of a perception class (the id a COCO-trained detector would report).
 pub fn coco_id(class: ObjectClass) -> u16 {
@@ -60,18 +45,10 @@ pub fn project_box(cam: &CameraCalib, bbox_lidar: &Box3, near_m: f64) -> Option<
             }
         }
     };
-    for p in &corners {
-        if p.z >= near_m {
-            add(p);
-        }
-    }
-    for &(i, j) in &EDGES {
-        let (a, b) = (corners[i], corners[j]);
-        if (a.z >= near_m) != (b.z >= near_m) {
-            let f = (near_m - a.z) / (b.z - a.z);
-            let mut p = a + (b - a) * f;
-            p.z = near_m;
+    for (i, j) in Box3::EDGES {
+        if let Some((p, q)) = clip_segment_to_near_plane(corners[i], corners[j], near_m) {
             add(&p);
+            add(&q);
         }
     }
     if !lo[0].is_finite() {

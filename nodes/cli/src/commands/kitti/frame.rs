@@ -12,6 +12,7 @@ use anyhow::Context;
 use clap::Args;
 use fusionrt_camera::{CameraConfig, CameraDetector, load_image_file};
 use fusionrt_core::assignment::Assignment;
+use fusionrt_core::calib::clip_segment_to_near_plane;
 use fusionrt_core::config::load_yaml_file;
 use fusionrt_core::image::{Encoding, Image};
 use fusionrt_core::{
@@ -498,36 +499,11 @@ fn draw_box3(
     near_m: f64,
     c: [u8; 3],
 ) {
-    const EDGES: [(usize, usize); 12] = [
-        (0, 1),
-        (1, 2),
-        (2, 3),
-        (3, 0),
-        (4, 5),
-        (5, 6),
-        (6, 7),
-        (7, 4),
-        (0, 4),
-        (1, 5),
-        (2, 6),
-        (3, 7),
-    ];
     let corners = b.corners().map(|p| camera.camera_from_lidar * p);
-    for (i, j) in EDGES {
-        let (mut p, mut q) = (corners[i], corners[j]);
-        if p.z < near_m && q.z < near_m {
+    for (i, j) in Box3::EDGES {
+        let Some((p, q)) = clip_segment_to_near_plane(corners[i], corners[j], near_m) else {
             continue;
-        }
-        if p.z < near_m || q.z < near_m {
-            let t = (near_m - p.z) / (q.z - p.z);
-            let cut = p + (q - p) * t;
-            let cut = Point3::new(cut.x, cut.y, near_m);
-            if p.z < near_m {
-                p = cut;
-            } else {
-                q = cut;
-            }
-        }
+        };
         if let (Some(a), Some(bq)) = (camera.model.project(&p, 0.0), camera.model.project(&q, 0.0))
         {
             draw_line(canvas, a, bq, c);
