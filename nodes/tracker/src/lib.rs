@@ -14,6 +14,7 @@
 
 pub mod config;
 pub mod filter;
+pub mod synthetic;
 pub mod tracker;
 
 pub use config::{AssociationMetric, ClassParams, MotionModelKind, ScoreSource, TrackerConfig};

@@ -11,10 +11,9 @@
 use crate::commands::kitti::track::{SequenceInput, kitti_config, load_sequence, track_sequence};
 use crate::exit::bad_input;
 use clap::Args;
-use fusionrt_core::{Box3, ClassProbs, FusedObject, ObjectClass, SensorSupport};
 use fusionrt_kitti::tracking::read_seqmap;
+use fusionrt_tracker::synthetic::SyntheticScene;
 use fusionrt_tracker::{Tracker, TrackerConfig};
-use nalgebra::Vector3;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -34,45 +33,6 @@ pub struct BenchTrackerArgs {
     /// Timed synthetic frames.
     #[arg(long, default_value_t = 2000)]
     frames: usize,
-}
-
-/// Deterministic noise in [-0.5, 0.5).
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> f64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((self.0 >> 11) as f64) / ((1u64 << 53) as f64) - 0.5
-    }
-}
-
-/// Frame `k` of a scene of `n` objects on lanes 4 m apart, moving at class-typical speeds.
-fn synthetic_frame(n: usize, k: usize, rng: &mut Lcg, out: &mut Vec<FusedObject>) {
-    out.clear();
-    let t = k as f64 * 0.1;
-    for i in 0..n {
-        let (class, size, speed) = match i % 5 {
-            0..=2 => (ObjectClass::Car, Vector3::new(4.2, 1.8, 1.5), 10.0),
-            3 => (ObjectClass::Pedestrian, Vector3::new(0.8, 0.6, 1.7), 1.4),
-            _ => (ObjectClass::Bicycle, Vector3::new(1.8, 0.6, 1.7), 5.0),
-        };
-        let center = Vector3::new(
-            (i % 25) as f64 * 12.0 + speed * t + 0.2 * rng.next(),
-            (i / 25) as f64 * 4.0 + 0.2 * rng.next(),
-            0.8,
-        );
-        out.push(FusedObject {
-            bbox: Box3::new(center, size, 0.05 * rng.next()),
-            class,
-            class_probs: ClassProbs::one_hot(class),
-            score: 0.8,
-            support: SensorSupport::default(),
-            camera_box: None,
-        });
-    }
 }
 
 fn percentile(sorted: &[Duration], q: f64) -> Duration {
@@ -137,13 +97,13 @@ impl BenchTrackerArgs {
     fn bench_synthetic(&self) {
         let cfg = TrackerConfig::default();
         let mut tracker = Tracker::new(&cfg, 1);
-        let mut rng = Lcg(42);
+        let mut scene = SyntheticScene::new(42);
         let mut dets = Vec::with_capacity(self.objects);
         let mut out = Vec::with_capacity(self.objects + 64);
         let warmup = 20;
         let mut times = Vec::with_capacity(self.frames);
         for k in 0..warmup + self.frames {
-            synthetic_frame(self.objects, k, &mut rng, &mut dets);
+            scene.frame(self.objects, k as u64, &mut dets);
             let t0 = Instant::now();
             tracker.update(k as i64 * 100_000_000, &dets, &mut out);
             let dt = t0.elapsed();
