@@ -130,6 +130,9 @@ pub enum LabelType {
     Pedestrian,
     /// Seated person (a neighbouring class of pedestrian).
     PersonSitting,
+    /// A person who is neither walking nor seated (in some KITTI tracking labels, e.g. sequence
+    /// 0013; outside every evaluated class, like Misc).
+    Person,
     /// Cyclist.
     Cyclist,
     /// Tram.
@@ -149,6 +152,7 @@ impl LabelType {
             "truck" => Self::Truck,
             "pedestrian" => Self::Pedestrian,
             "person_sitting" => Self::PersonSitting,
+            "person" => Self::Person,
             "cyclist" => Self::Cyclist,
             "tram" => Self::Tram,
             "misc" => Self::Misc,
@@ -165,6 +169,7 @@ impl LabelType {
             Self::Truck => "Truck",
             Self::Pedestrian => "Pedestrian",
             Self::PersonSitting => "Person_sitting",
+            Self::Person => "Person",
             Self::Cyclist => "Cyclist",
             Self::Tram => "Tram",
             Self::Misc => "Misc",
@@ -520,6 +525,26 @@ mod tests {
         ] {
             assert!((a - e).abs() < 1e-12, "{a} vs {e}");
         }
+    }
+
+    #[test]
+    fn every_kitti_label_type_parses_and_round_trips() {
+        for name in [
+            "Car",
+            "Van",
+            "Truck",
+            "Pedestrian",
+            "Person_sitting",
+            "Person",
+            "Cyclist",
+            "Tram",
+            "Misc",
+            "DontCare",
+        ] {
+            let t = LabelType::parse(name).unwrap_or_else(|| panic!("{name} did not parse"));
+            assert_eq!(t.name(), name);
+        }
+        assert_eq!(LabelType::parse("Bus"), None);
     }
 
     #[test]

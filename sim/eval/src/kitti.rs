@@ -16,6 +16,18 @@
 //! of best MOTA, as AB3DMOT does. Id switches and fragmentations follow the devkit's trajectory
 //! rules (including `truncation`-ignored frames resetting the last id).
 //!
+//! Two behaviours of the reference script are reproduced on purpose, because the published
+//! AB3DMOT figures were computed with them ([`PassState`] carries them from pass to pass):
+//! - each pass overwrites every hypothesis score with its track's mean and the next pass averages
+//!   those means again, so a mean can drift by an ulp, and a track whose mean *is* the threshold
+//!   is then dropped about half of the time;
+//! - a hypothesis matched in any earlier pass is never ignored again (its `valid` flag is never
+//!   reset), so unmatched later it counts as a false positive even when small or in DontCare.
+//!
+//! Checked against `scripts/KITTI/evaluate.py` of xinshuoweng/AB3DMOT (commit 61f3bd7): the same
+//! sAMOTA, MOTA, MOTP, IDS, FRAG, TP, FP and FN for every class on the 21 KITTI training
+//! sequences.
+//!
 //! HOTA (Luiten et al. 2021, TrackEval's algorithm) is computed on 3D IoU over the same data at
 //! the best-MOTA threshold, after removing ignored ground truth, the hypotheses matched to it and
 //! the ignored hypotheses (TrackEval's KITTI preprocessing, with the 3D IoU gate instead of 2D).
@@ -156,15 +168,66 @@ struct Pass {
     scores: Vec<f64>,
 }
 
+/// What the reference evaluator carries from one pass to the next, per sequence, frame and
+/// hypothesis: the current score (the track mean of the previous pass) and whether the
+/// hypothesis was ever matched.
+struct PassState {
+    scores: Vec<Vec<Vec<f64>>>,
+    matched: Vec<Vec<Vec<bool>>>,
+}
+
+impl PassState {
+    fn new(seqs: &[KittiSequence]) -> Self {
+        let scores = seqs
+            .iter()
+            .map(|s| {
+                s.frames
+                    .iter()
+                    .map(|f| f.hyp.iter().map(|h| h.score).collect())
+                    .collect()
+            })
+            .collect();
+        let matched = seqs
+            .iter()
+            .map(|s| s.frames.iter().map(|f| vec![false; f.hyp.len()]).collect())
+            .collect();
+        Self { scores, matched }
+    }
+
+    /// Replaces every score of sequence `seq` by its track's mean, summed in frame order as
+    /// the reference does, and returns the means by track id.
+    fn average_tracks(&mut self, seq_idx: usize, seq: &KittiSequence) -> BTreeMap<i64, f64> {
+        let mut sums: BTreeMap<i64, (f64, u64)> = BTreeMap::new();
+        for (f, scores) in seq.frames.iter().zip(&self.scores[seq_idx]) {
+            for (h, s) in f.hyp.iter().zip(scores) {
+                let e = sums.entry(h.track_id).or_insert((0.0, 0));
+                e.0 += s;
+                e.1 += 1;
+            }
+        }
+        let means: BTreeMap<i64, f64> = sums
+            .into_iter()
+            .map(|(id, (sum, n))| (id, sum / n as f64))
+            .collect();
+        for (f, scores) in seq.frames.iter().zip(&mut self.scores[seq_idx]) {
+            for (h, s) in f.hyp.iter().zip(scores.iter_mut()) {
+                *s = means[&h.track_id];
+            }
+        }
+        means
+    }
+}
+
 /// Evaluates one class over sequences.
 pub fn evaluate_class(seqs: &[KittiSequence], params: &KittiEvalParams) -> KittiClassResult {
-    let first = run(seqs, params, -10000.0, 1.0, None);
+    let mut state = PassState::new(seqs);
+    let first = run(seqs, params, -10000.0, 1.0, &mut state, None);
     let num_gt = first.stats.tp + first.stats.fn_;
     let (thresholds, recalls) = get_thresholds(&first.scores, num_gt);
     let mut result = KittiClassResult::default();
     let (mut best_mota, mut best_threshold) = (0.0, -10000.0);
     for (t, r) in thresholds.iter().zip(&recalls) {
-        let p = run(seqs, params, *t, *r, None);
+        let p = run(seqs, params, *t, *r, &mut state, None);
         result.samota += p.stats.smota;
         result.amota += p.stats.mota;
         result.amotp += p.stats.motp;
@@ -178,7 +241,15 @@ pub fn evaluate_class(seqs: &[KittiSequence], params: &KittiEvalParams) -> Kitti
     result.amota /= n;
     result.amotp /= n;
     let mut hota = HotaAccumulator::new();
-    result.best = run(seqs, params, best_threshold, 1.0, Some(&mut hota)).stats;
+    result.best = run(
+        seqs,
+        params,
+        best_threshold,
+        1.0,
+        &mut state,
+        Some(&mut hota),
+    )
+    .stats;
     result.best_threshold = best_threshold;
     result.hota = hota.summary();
     result
@@ -229,6 +300,7 @@ fn run(
     params: &KittiEvalParams,
     threshold: f64,
     recall_thres: f64,
+    state: &mut PassState,
     mut hota: Option<&mut HotaAccumulator>,
 ) -> Pass {
     let mut solver = Assignment::new();
@@ -238,23 +310,17 @@ fn run(
     let mut total_iou = 0.0;
     let mut scores = Vec::new();
     let (mut mt, mut ml, mut n_traj) = (0u64, 0u64, 0u64);
-    for seq in seqs {
+    for (seq_idx, seq) in seqs.iter().enumerate() {
         // Mean score per track over the sequence; drop tracks below the threshold.
-        let mut sums: BTreeMap<i64, (f64, u64)> = BTreeMap::new();
-        for f in &seq.frames {
-            for h in &f.hyp {
-                let e = sums.entry(h.track_id).or_insert((0.0, 0));
-                e.0 += h.score;
-                e.1 += 1;
-            }
-        }
-        let mean = |id: i64| sums.get(&id).map_or(0.0, |(s, n)| s / *n as f64);
+        let means = state.average_tracks(seq_idx, seq);
+        let mean = |id: i64| means[&id];
         // Per ground-truth id: tracker id per frame (-1 none) and ignored flag.
         let mut traj: BTreeMap<i64, (Vec<i64>, Vec<bool>)> = BTreeMap::new();
         if let Some(h) = hota.as_deref_mut() {
             h.start_sequence();
         }
-        for f in &seq.frames {
+        for (f_idx, f) in seq.frames.iter().enumerate() {
+            let ever_matched = &mut state.matched[seq_idx][f_idx];
             let hyp: Vec<(usize, f64)> = f
                 .hyp
                 .iter()
@@ -277,7 +343,6 @@ fn run(
                 }
             }
             let mut gt_trk: Vec<Option<usize>> = vec![None; ng];
-            let mut hyp_valid = vec![false; nt];
             if ng > 0 && nt > 0 {
                 solver.solve(&cost, ng, nt, &mut sol);
                 for (r, s) in sol.iter().enumerate() {
@@ -285,7 +350,7 @@ fn run(
                         && cost[r * nt + c] < MAX_COST
                     {
                         gt_trk[r] = Some(c);
-                        hyp_valid[c] = true;
+                        ever_matched[hyp[c].0] = true;
                         total_iou += 1.0 - cost[r * nt + c];
                         st.tp += 1;
                         scores.push(hyp[c].1);
@@ -296,7 +361,7 @@ fn run(
             // Ignored hypotheses (only unmatched ones).
             let mut hyp_ignored = vec![false; nt];
             for (c, (hi, _)) in hyp.iter().enumerate() {
-                if hyp_valid[c] {
+                if ever_matched[*hi] {
                     continue;
                 }
                 let h = &f.hyp[*hi];
@@ -483,7 +548,12 @@ mod tests {
             seq.frames.push(KittiFrame {
                 gt: vec![gt(0, x), gt(1, x + 20.0)],
                 dont_care: vec![],
-                hyp: vec![hyp(5, x, 0.9), hyp(6, x + 20.0, 0.8), hyp(7, x + 40.0, 0.1)],
+                // Binary fractions: their means survive re-averaging exactly.
+                hyp: vec![
+                    hyp(5, x, 0.75),
+                    hyp(6, x + 20.0, 0.5),
+                    hyp(7, x + 40.0, 0.125),
+                ],
             });
         }
         let r = evaluate_class(&[seq], &KittiEvalParams::default());
@@ -506,13 +576,16 @@ mod tests {
             dont_care: vec![BBox2::new(490.0, 90.0, 560.0, 200.0)],
             hyp: vec![hyp(5, 10.0, 0.9), small, covered],
         };
+        let seqs = [KittiSequence {
+            frames: vec![frame],
+        }];
+        let mut state = PassState::new(&seqs);
         let p = run(
-            &[KittiSequence {
-                frames: vec![frame],
-            }],
+            &seqs,
             &KittiEvalParams::default(),
             -1e4,
             1.0,
+            &mut state,
             None,
         );
         // gt 0 ignored (matched, no TP for MOTA), gt 1 missed; all hypotheses ignored or matched.
@@ -538,11 +611,74 @@ mod tests {
                 hyp: hyps,
             });
         }
-        let p = run(&[seq], &KittiEvalParams::default(), -1e4, 1.0, None);
+        let seqs = [seq];
+        let mut state = PassState::new(&seqs);
+        let p = run(
+            &seqs,
+            &KittiEvalParams::default(),
+            -1e4,
+            1.0,
+            &mut state,
+            None,
+        );
         // 5 5 -1 6 6: the gap hides the switch from the devkit's rule (g[f-1] == -1), but the
         // change of id after a gap is a fragmentation.
         assert_eq!(p.stats.id_switches, 0);
         assert_eq!(p.stats.fragmentations, 1);
         assert_eq!(p.stats.fn_, 1);
+    }
+
+    /// One ground truth followed by one track over frames with the given scores.
+    fn followed(scores: &[f64]) -> Vec<KittiSequence> {
+        let frames = scores
+            .iter()
+            .map(|&sc| KittiFrame {
+                gt: vec![gt(0, 10.0)],
+                dont_care: vec![],
+                hyp: vec![hyp(3, 10.0, sc)],
+            })
+            .collect();
+        vec![KittiSequence { frames }]
+    }
+
+    #[test]
+    fn re_averaged_means_drift_as_in_the_reference() {
+        // Python: sum(raw) / 6 = 0.6633333333333333, but the next pass averages six copies of
+        // that and gets 0.6633333333333332, below the threshold: the track is dropped.
+        let seqs = followed(&[0.75, 0.45, 0.25, 0.8, 0.83, 0.9]);
+        let params = KittiEvalParams::default();
+        let mut state = PassState::new(&seqs);
+        let first = run(&seqs, &params, -1e4, 1.0, &mut state, None);
+        assert_eq!(first.scores[0], 0.6633333333333333);
+        let p = run(&seqs, &params, first.scores[0], 1.0, &mut state, None);
+        assert_eq!((p.stats.tp, p.stats.fn_), (0, 6));
+        // Means that survive re-averaging keep the track.
+        let seqs = followed(&[0.9, 0.8, 0.7]);
+        let mut state = PassState::new(&seqs);
+        let first = run(&seqs, &params, -1e4, 1.0, &mut state, None);
+        let p = run(&seqs, &params, first.scores[0], 1.0, &mut state, None);
+        assert_eq!((p.stats.tp, p.stats.fn_), (3, 0));
+    }
+
+    #[test]
+    fn a_hypothesis_once_matched_is_never_ignored_again() {
+        // An unmatched hypothesis 20 px tall is ignored, unless an earlier pass matched it
+        // (with other hypotheses present, the optimal assignment can change between passes).
+        let mut small = hyp(8, 50.0, 0.9);
+        small.bbox2 = BBox2::new(0.0, 0.0, 10.0, 20.0);
+        let seqs = [KittiSequence {
+            frames: vec![KittiFrame {
+                gt: vec![gt(0, 10.0)],
+                dont_care: vec![],
+                hyp: vec![small],
+            }],
+        }];
+        let params = KittiEvalParams::default();
+        let mut state = PassState::new(&seqs);
+        let p = run(&seqs, &params, -1e4, 1.0, &mut state, None);
+        assert_eq!((p.stats.fp, p.stats.fn_), (0, 1));
+        state.matched[0][0][0] = true;
+        let p = run(&seqs, &params, -1e4, 1.0, &mut state, None);
+        assert_eq!((p.stats.fp, p.stats.fn_), (1, 1));
     }
 }
