@@ -91,6 +91,10 @@ pub struct ClassParams {
     pub size_gain: f64,
     /// Probability that the detector sees an existing object (for the existence probability).
     pub detection_probability: f32,
+    /// Publish the matched detection's box, rather than the filtered one, for tracks updated
+    /// in the current frame (the filter still predicts and gates). Detectors such as PointRCNN
+    /// localise better than a constant-velocity filter smooths.
+    pub publish_detection_box: bool,
 }
 
 impl Default for ClassParams {
@@ -118,6 +122,7 @@ impl Default for ClassParams {
             sigma_init_velocity_mps: 10.0,
             size_gain: 0.2,
             detection_probability: 0.9,
+            publish_detection_box: false,
         }
     }
 }
@@ -199,7 +204,9 @@ impl TrackerConfig {
             publish_tentative: true,
             score_source: ScoreSource::Product,
             publish_coast_s: 0.1,
-            max_coast_s: 0.35,
+            max_coast_s: 0.6,
+            coast_score_factor: 0.3,
+            publish_detection_box: true,
             ..ClassParams::default()
         };
         let pedestrian = ClassParams {
@@ -210,6 +217,7 @@ impl TrackerConfig {
             score_source: ScoreSource::Product,
             publish_coast_s: 0.3,
             max_coast_s: 0.6,
+            publish_detection_box: true,
             ..ClassParams::pedestrian()
         };
         let cyclist = ClassParams {
@@ -218,6 +226,7 @@ impl TrackerConfig {
             publish_tentative: true,
             score_source: ScoreSource::Existence,
             publish_coast_s: 0.1,
+            publish_detection_box: true,
             ..ClassParams::cyclist()
         };
         Self {

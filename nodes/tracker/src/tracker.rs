@@ -42,6 +42,8 @@ struct TrackSlot {
     existence: f32,
     score: f32,
     camera_box: Option<(usize, BBox2)>,
+    /// The box of the detection matched in the latest frame.
+    detection_box: Box3,
     first_stamp_ns: i64,
     last_update_ns: i64,
     stamp_ns: i64,
@@ -192,6 +194,7 @@ impl Tracker {
                     t.size += (d.bbox.size - t.size) * gain;
                     t.score = d.score;
                     t.camera_box = d.camera_box;
+                    t.detection_box = d.bbox;
                     t.last_update_ns = stamp_ns;
                     let pd = p.detection_probability * d.score.clamp(0.0, 1.0);
                     t.existence = t.existence + (1.0 - t.existence) * pd;
@@ -255,6 +258,7 @@ impl Tracker {
                 existence: (p.detection_probability * d.score.clamp(0.0, 1.0)).max(0.01),
                 score: d.score,
                 camera_box: d.camera_box,
+                detection_box: d.bbox,
                 first_stamp_ns: stamp_ns,
                 last_update_ns: stamp_ns,
                 stamp_ns,
@@ -308,7 +312,11 @@ impl Tracker {
             class: t.class,
             class_probs: t.class_probs,
             existence_probability: t.existence,
-            bbox: t.bbox(),
+            bbox: if p.publish_detection_box && t.misses == 0 {
+                t.detection_box
+            } else {
+                t.bbox()
+            },
             velocity_mps: t.filter.velocity(),
             yaw_rate_rps: t.filter.yaw_rate(),
             pose_covariance: pose_cov,
@@ -504,6 +512,35 @@ mod tests {
             .find(|t| t.bbox.center.y < 1.75)
             .map(|t| t.velocity_mps.x);
         assert!(last.is_some_and(|v| (v - 10.0).abs() < 0.5), "{last:?}");
+    }
+
+    #[test]
+    fn publishes_the_matched_detection_box_when_asked_and_the_filtered_one_otherwise() {
+        let mut out = Vec::new();
+        let mut published = Vec::new();
+        for use_detection in [false, true] {
+            let mut cfg = TrackerConfig::default();
+            cfg.car.min_hits = 1;
+            cfg.car.publish_detection_box = use_detection;
+            let mut trk = Tracker::new(&cfg, 1);
+            for k in 0..5 {
+                trk.update(
+                    k * DT_NS,
+                    &[det(ObjectClass::Car, 10.0, 0.0, 0.9)],
+                    &mut out,
+                );
+            }
+            // A jump of 0.5 m: the filter moves part of the way, the detection all of it.
+            trk.update(
+                5 * DT_NS,
+                &[det(ObjectClass::Car, 10.5, 0.0, 0.9)],
+                &mut out,
+            );
+            assert_eq!(out.len(), 1);
+            published.push(out[0].bbox.center.x);
+        }
+        assert!(published[0] > 10.0 && published[0] < 10.45, "{published:?}");
+        assert!((published[1] - 10.5).abs() < 1e-12, "{published:?}");
     }
 
     #[test]

@@ -485,6 +485,15 @@ pub fn format_result_row(row: &TrackingRow, out: &mut String) {
     );
 }
 
+/// The score column of a result row for a track score that is a probability: its log-odds.
+/// The evaluation averages a track's scores and sweeps thresholds over the means; probabilities
+/// near 1, written with six decimals, would collapse to a few values and lose their order,
+/// while log-odds keep it (as the raw detector logits in AB3DMOT's results do).
+pub fn result_score(probability: f32) -> f64 {
+    let p = f64::from(probability).clamp(1e-9, 1.0 - 1e-9);
+    (p / (1.0 - p)).ln()
+}
+
 /// Writes result rows to `path`.
 pub fn write_results(path: &Path, rows: &[TrackingRow]) -> Result<(), TrackingError> {
     let mut text = String::with_capacity(rows.len() * 120);
@@ -525,6 +534,15 @@ mod tests {
         ] {
             assert!((a - e).abs() < 1e-12, "{a} vs {e}");
         }
+    }
+
+    #[test]
+    fn result_scores_keep_the_order_of_probabilities_near_one() {
+        let a = result_score(0.999_99);
+        let b = result_score(0.999_999);
+        assert!(b > a + 1.0, "{a} {b}");
+        assert!(result_score(0.5).abs() < 1e-12);
+        assert!(result_score(0.0).is_finite() && result_score(1.0).is_finite());
     }
 
     #[test]

@@ -18,7 +18,8 @@ use anyhow::Context as _;
 use clap::Args;
 use fusionrt_core::{ClassProbs, FusedObject, SensorSupport, Track, TrackId};
 use fusionrt_kitti::tracking::{
-    CamBox, LabelType, SeqEntry, TrackingRow, read_detections, read_seqmap, write_results,
+    CamBox, LabelType, SeqEntry, TrackingRow, read_detections, read_seqmap, result_score,
+    write_results,
 };
 use fusionrt_tracker::{Tracker, TrackerConfig};
 use std::collections::BTreeMap;
@@ -145,7 +146,7 @@ fn to_rows(
             alpha,
             bbox2,
             cam,
-            score: Some(f64::from(t.score)),
+            score: Some(result_score(t.score)),
         });
     }
 }
