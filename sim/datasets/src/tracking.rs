@@ -20,7 +20,7 @@
 
 use fusionrt_core::geometry::wrap_angle;
 use fusionrt_core::{BBox2, Box3, ObjectClass};
-use nalgebra::Vector3;
+use nalgebra::{Matrix3x4, Vector3};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -83,6 +83,67 @@ impl CamBox {
             Vector3::new(self.l, self.w, self.h),
             wrap_angle(-self.ry - std::f64::consts::FRAC_PI_2),
         )
+    }
+
+    /// The eight corners in camera coordinates: bottom face first (y = `self.y`), then top.
+    pub fn corners(&self) -> [Vector3<f64>; 8] {
+        let (s, c) = self.ry.sin_cos();
+        let (hl, hw) = (0.5 * self.l, 0.5 * self.w);
+        let mut out = [Vector3::zeros(); 8];
+        for (i, (dx, dy, dz)) in [
+            (hl, 0.0, hw),
+            (hl, 0.0, -hw),
+            (-hl, 0.0, -hw),
+            (-hl, 0.0, hw),
+            (hl, -self.h, hw),
+            (hl, -self.h, -hw),
+            (-hl, -self.h, -hw),
+            (-hl, -self.h, hw),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            // Rotation about camera y by ry (KITTI's convention).
+            out[i] = Vector3::new(
+                self.x + c * dx + s * dz,
+                self.y + dy,
+                self.z - s * dx + c * dz,
+            );
+        }
+        out
+    }
+
+    /// The box as seen by a rectified camera with projection `p` (KITTI `P2`) in an image of
+    /// `width` x `height` px: the projected corners' bounding box clipped to the image, or
+    /// `None` when the box's centre is behind the camera or projects outside the image
+    /// (KITTI labels only objects in the camera's view). Corners closer than 0.1 m in depth
+    /// are left out.
+    pub fn image_box(&self, p: &Matrix3x4<f64>, width: u32, height: u32) -> Option<BBox2> {
+        let (w, h) = (f64::from(width), f64::from(height));
+        let project = |v: &Vector3<f64>| {
+            let q = p * v.push(1.0);
+            (q.z > 0.1).then(|| (q.x / q.z, q.y / q.z))
+        };
+        let centre = Vector3::new(self.x, self.y - 0.5 * self.h, self.z);
+        let (u, v) = project(&centre)?;
+        if !(0.0..=w).contains(&u) || !(0.0..=h).contains(&v) {
+            return None;
+        }
+        let (mut x1, mut y1, mut x2, mut y2) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
+        for corner in self.corners() {
+            if let Some((u, v)) = project(&corner) {
+                x1 = x1.min(u);
+                y1 = y1.min(v);
+                x2 = x2.max(u);
+                y2 = y2.max(v);
+            }
+        }
+        Some(BBox2::new(
+            x1.clamp(0.0, w) as f32,
+            y1.clamp(0.0, h) as f32,
+            x2.clamp(0.0, w) as f32,
+            y2.clamp(0.0, h) as f32,
+        ))
     }
 
     /// The inverse of [`CamBox::to_box3`].
@@ -534,6 +595,43 @@ mod tests {
         ] {
             assert!((a - e).abs() < 1e-12, "{a} vs {e}");
         }
+    }
+
+    #[test]
+    fn image_box_projects_the_box_and_drops_it_outside_the_view() {
+        // A KITTI-like P2: f = 721.5, principal point (609.6, 172.9).
+        let p = Matrix3x4::new(
+            721.5, 0.0, 609.6, 0.0, 0.0, 721.5, 172.9, 0.0, 0.0, 0.0, 1.0, 0.0,
+        );
+        let ahead = CamBox {
+            h: 1.5,
+            w: 1.6,
+            l: 3.9,
+            x: 0.0,
+            y: 1.65,
+            z: 20.0,
+            ry: -std::f64::consts::FRAC_PI_2,
+        };
+        let b = ahead.image_box(&p, 1242, 375).unwrap();
+        // Seen from behind: 1.6 m wide at 18.05 m (the near face) is 64 px.
+        assert!(
+            (f64::from(b.x2 - b.x1) - 721.5 * 1.6 / 18.05).abs() < 0.5,
+            "{b:?}"
+        );
+        assert!(((b.x1 + b.x2) / 2.0 - 609.6).abs() < 0.5, "{b:?}");
+        // Bottom at y = 1.65 m below the camera, 18.05 m away.
+        assert!(
+            (f64::from(b.y2) - (172.9 + 721.5 * 1.65 / 18.05)).abs() < 0.5,
+            "{b:?}"
+        );
+        let beside = CamBox { x: 25.0, ..ahead };
+        assert_eq!(beside.image_box(&p, 1242, 375), None);
+        let behind = CamBox { z: -10.0, ..ahead };
+        assert_eq!(behind.image_box(&p, 1242, 375), None);
+        // Close and large: clipped to the image.
+        let near = CamBox { z: 5.0, ..ahead };
+        let b = near.image_box(&p, 1242, 375).unwrap();
+        assert!(b.y2 <= 375.0 && b.x1 >= 0.0, "{b:?}");
     }
 
     #[test]

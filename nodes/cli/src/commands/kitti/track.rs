@@ -3,25 +3,29 @@
 //! Example:
 //! ```text
 //! fusionrt kitti track --detections ../shared/data/kitti_tracking/detections \
-//!     --seqmap ../shared/data/kitti_tracking/seqmap.train --out /tmp/kitti_results
+//!     --seqmap ../shared/data/kitti_tracking/seqmap.train \
+//!     --calib ../shared/data/kitti_tracking/calib --out /tmp/kitti_results
 //! ```
 //! Reads `DIR/pointrcnn_{Car,Pedestrian,Cyclist}/NNNN.txt` for each sequence of the seqmap,
 //! converts the boxes from camera coordinates to REP-103 at this edge, runs one [`Tracker`] per
 //! sequence over all frames (10 Hz stamps), and writes `OUT/NNNN.txt` with all classes. Prints
 //! the frames per second of the tracking alone (reading and writing excluded).
 //!
-//! Detector scores (PointRCNN logits) become probabilities with a sigmoid. A missing detection
+//! Detector scores (PointRCNN logits) become probabilities with a sigmoid; the result files
+//! carry the track score as log-odds ([`result_score`]). A missing detection
 //! file is an error; an empty one means no detections of that class.
 
 use crate::exit::bad_input;
 use anyhow::Context as _;
 use clap::Args;
 use fusionrt_core::{ClassProbs, FusedObject, SensorSupport, Track, TrackId};
+use fusionrt_kitti::calib::{KITTI_IMAGE_SIZE, KittiCalib};
 use fusionrt_kitti::tracking::{
     CamBox, LabelType, SeqEntry, TrackingRow, read_detections, read_seqmap, result_score,
     write_results,
 };
 use fusionrt_tracker::{Tracker, TrackerConfig};
+use nalgebra::Matrix3x4;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -41,6 +45,12 @@ pub struct KittiTrackArgs {
     /// Output folder for the KITTI result files (created if missing).
     #[arg(long)]
     out: PathBuf,
+    /// Folder with the per-sequence calibration files NNNN.txt (P2 is used). With it, each
+    /// result's 2D box is its 3D box projected into the left colour image, and tracks whose
+    /// centre lies outside that image are left out, as KITTI labels only what the camera sees.
+    /// Without it, the 2D box is the last matched detection's and every track is written.
+    #[arg(long)]
+    calib: Option<PathBuf>,
     /// Tracker config (YAML, `TrackerConfig` keys); default: the KITTI-tuned parameters.
     #[arg(long)]
     config: Option<PathBuf>,
@@ -120,9 +130,11 @@ pub(crate) fn track_sequence(
 }
 
 /// Converts tracks to KITTI result rows; ids become small integers in order of appearance.
+/// With `p2`, the 2D box is the projected 3D box and tracks outside the image are dropped.
 fn to_rows(
     frame: u32,
     tracks: &[Track],
+    p2: Option<&Matrix3x4<f64>>,
     ids: &mut BTreeMap<TrackId, i64>,
     rows: &mut Vec<TrackingRow>,
 ) {
@@ -130,12 +142,16 @@ fn to_rows(
         let Some(kind) = LabelType::from_class(t.class) else {
             continue;
         };
-        let Some((_, bbox2)) = t.camera_box else {
+        let cam = CamBox::from_box3(&t.bbox);
+        let bbox2 = match p2 {
+            Some(p) => cam.image_box(p, KITTI_IMAGE_SIZE.0, KITTI_IMAGE_SIZE.1),
+            None => t.camera_box.map(|(_, b)| b),
+        };
+        let Some(bbox2) = bbox2 else {
             continue;
         };
         let n = ids.len() as i64;
         let id = *ids.entry(t.id).or_insert(n);
-        let cam = CamBox::from_box3(&t.bbox);
         let alpha = fusionrt_core::geometry::wrap_angle(cam.ry - cam.x.atan2(cam.z));
         rows.push(TrackingRow {
             frame,
@@ -173,10 +189,18 @@ impl KittiTrackArgs {
             let input = load_sequence(&self.detections, seq)?;
             frames += input.frames.len();
             objects += input.frames.iter().map(Vec::len).sum::<usize>();
+            let p2 = match &self.calib {
+                Some(dir) => {
+                    let calib = KittiCalib::read(&dir.join(format!("{}.txt", seq.name)))
+                        .map_err(bad_input)?;
+                    calib.p[2]
+                }
+                None => None,
+            };
             let mut ids = BTreeMap::new();
             let mut rows = Vec::new();
             busy += track_sequence(&cfg, self.seed, &input, |f, tracks| {
-                to_rows(f, tracks, &mut ids, &mut rows);
+                to_rows(f, tracks, p2.as_ref(), &mut ids, &mut rows);
             });
             let path = self.out.join(format!("{}.txt", seq.name));
             write_results(&path, &rows)?;
