@@ -3,40 +3,15 @@
 
 // Test helpers outside `#[test]` functions: a failed setup step should fail the test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn fusionrt(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fusionrt"))
-        .args(args)
-        .output()
-        .expect("the fusionrt binary runs")
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use common::{assert_bad_input, fusionrt, scratch};
+use std::path::Path;
 
 fn results_of(dir: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(dir.join("report.json")).unwrap();
     let report: serde_json::Value = serde_json::from_str(&text).unwrap();
     report["results"].clone()
-}
-
-/// Asserts a bad-input failure: exit code 2, one line on stderr containing `needle`, no panic.
-fn assert_bad_input(out: &Output, needle: &str) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    assert!(stderr.contains(needle), "expected `{needle}` in: {stderr}");
-    assert_eq!(
-        stderr.trim_end().lines().count(),
-        1,
-        "one line expected: {stderr}"
-    );
 }
 
 #[test]

@@ -1,0 +1,167 @@
+//! End-to-end tests of `fusionrt kitti track` and `fusionrt kitti eval`: a real sequence when
+//! FUSIONRT_DATA is set, and one-line errors (exit code 2) naming file and line for bad input.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+mod common;
+
+use common::{assert_bad_input, fusionrt, scratch};
+use std::path::{Path, PathBuf};
+
+/// A real PointRCNN detection line (sequence 0000, frame 0, a car).
+const CAR_LINE: &str = "0,2,298.3125,165.1800,458.2292,293.4391,8.2981,1.9605,1.8137,4.7549,\
+-4.5720,1.8435,13.5308,-2.1125,-1.7867";
+
+/// Writes a detection folder with one sequence `0000` whose Car file holds `car` and whose
+/// other files are empty, and a seqmap with `frames` frames; returns (detections, seqmap).
+fn detections(name: &str, car: &str, frames: u32) -> (PathBuf, PathBuf) {
+    let root = scratch(name);
+    let dets = root.join("detections");
+    for class in ["Car", "Pedestrian", "Cyclist"] {
+        let dir = dets.join(format!("pointrcnn_{class}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let text = if class == "Car" { car } else { "" };
+        std::fs::write(dir.join("0000.txt"), text).unwrap();
+    }
+    let seqmap = root.join("seqmap");
+    std::fs::write(&seqmap, format!("0000 empty 000000 {:06}\n", frames - 1)).unwrap();
+    (dets, seqmap)
+}
+
+fn track(dets: &Path, seqmap: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "kitti",
+        "track",
+        "--detections",
+        dets.to_str().unwrap(),
+        "--seqmap",
+        seqmap.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    fusionrt(&args)
+}
+
+#[test]
+fn bad_detection_lines_name_file_and_line() {
+    let cases = [
+        (
+            "kitti-columns",
+            format!("{CAR_LINE}\n0,2,1,2,3\n"),
+            "0000.txt:2:",
+        ),
+        (
+            "kitti-nan",
+            CAR_LINE.replace(",1.9605,", ",NaN,"),
+            "0000.txt:1:",
+        ),
+        (
+            "kitti-negative",
+            CAR_LINE.replace(",1.9605,", ",-1.6,"),
+            "0000.txt:1:",
+        ),
+        (
+            "kitti-order",
+            format!("{}\n{CAR_LINE}\n", CAR_LINE.replacen("0,", "3,", 1)),
+            "out of order",
+        ),
+    ];
+    for (name, text, needle) in cases {
+        let (dets, seqmap) = detections(name, &text, 10);
+        let out = scratch(&format!("{name}-out"));
+        let result = track(&dets, &seqmap, &out, &[]);
+        assert_bad_input(&result, needle);
+        assert_bad_input(&result, "pointrcnn_Car/0000.txt");
+    }
+}
+
+#[test]
+fn a_frame_beyond_the_seqmap_is_an_error() {
+    let (dets, seqmap) = detections("kitti-beyond", &CAR_LINE.replacen("0,", "12,", 1), 10);
+    let out = scratch("kitti-beyond-out");
+    assert_bad_input(&track(&dets, &seqmap, &out, &[]), "beyond the 10 frames");
+}
+
+#[test]
+fn an_empty_sequence_gives_an_empty_result_file() {
+    let (dets, seqmap) = detections("kitti-empty", "", 5);
+    let out = scratch("kitti-empty-out");
+    let result = track(&dets, &seqmap, &out, &[]);
+    assert!(result.status.success(), "{result:?}");
+    assert_eq!(std::fs::read_to_string(out.join("0000.txt")).unwrap(), "");
+}
+
+#[test]
+fn a_bad_calibration_file_is_named() {
+    let (dets, seqmap) = detections("kitti-calib", CAR_LINE, 1);
+    let calib = scratch("kitti-calib-dir");
+    std::fs::write(calib.join("0000.txt"), "P2: 1 2 3\n").unwrap();
+    let out = scratch("kitti-calib-out");
+    let result = track(&dets, &seqmap, &out, &["--calib", calib.to_str().unwrap()]);
+    assert_bad_input(&result, "0000.txt");
+    assert_bad_input(&result, "P2");
+}
+
+#[test]
+fn tracks_and_scores_a_real_sequence() {
+    let Some(data) = std::env::var_os("FUSIONRT_DATA") else {
+        println!("skipped: FUSIONRT_DATA is not set");
+        return;
+    };
+    let data = PathBuf::from(data).join("kitti_tracking");
+    let root = scratch("kitti-real");
+    // Sequence 0003: 145 frames, 363 labelled cars.
+    let seqmap = root.join("seqmap");
+    std::fs::write(&seqmap, "0003 empty 000000 000144\n").unwrap();
+    let out = root.join("results");
+    let calib = data.join("calib");
+    let result = track(
+        &data.join("detections"),
+        &seqmap,
+        &out,
+        &["--calib", calib.to_str().unwrap()],
+    );
+    assert!(result.status.success(), "{result:?}");
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    assert!(stdout.contains("frames/s"), "{stdout}");
+    let text = std::fs::read_to_string(out.join("0003.txt")).unwrap();
+    let mut frames = Vec::new();
+    for line in text.lines() {
+        let f: Vec<&str> = line.split(' ').collect();
+        assert_eq!(f.len(), 18, "{line}");
+        frames.push(f[0].parse::<u32>().unwrap());
+        // The projected 2D box lies in the 1242 x 375 image.
+        let b: Vec<f64> = f[6..10].iter().map(|v| v.parse().unwrap()).collect();
+        assert!(
+            b[0] >= 0.0 && b[2] <= 1242.0 && b[1] >= 0.0 && b[3] <= 375.0,
+            "{line}"
+        );
+        assert!(b[0] <= b[2] && b[1] <= b[3], "{line}");
+    }
+    assert!(
+        frames.windows(2).all(|w| w[0] <= w[1]),
+        "rows sorted by frame"
+    );
+    assert!(frames.len() > 300, "{} rows", frames.len());
+    let json = root.join("eval.json");
+    let eval = fusionrt(&[
+        "kitti",
+        "eval",
+        "--results",
+        out.to_str().unwrap(),
+        "--labels",
+        data.join("labels").to_str().unwrap(),
+        "--seqmap",
+        seqmap.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(eval.status.success(), "{eval:?}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let car = &report["Car"];
+    let mota = car["best"]["mota"].as_f64().unwrap();
+    let samota = car["samota"].as_f64().unwrap();
+    println!("0003 Car: sAMOTA {samota:.4} MOTA {mota:.4}");
+    assert!(mota > 0.5 && samota > 0.5, "{car}");
+}
