@@ -531,6 +531,19 @@ mod tests {
         }
     }
 
+    /// One pass over fresh state with default parameters and no score threshold.
+    fn first_pass(seqs: &[KittiSequence]) -> Pass {
+        let mut state = PassState::new(seqs);
+        run(
+            seqs,
+            &KittiEvalParams::default(),
+            -1e4,
+            1.0,
+            &mut state,
+            None,
+        )
+    }
+
     #[test]
     fn thresholds_follow_the_devkit() {
         // 4 gt, 4 matched scores: recall steps of 0.25 are coarser than 1/40.
@@ -579,15 +592,7 @@ mod tests {
         let seqs = [KittiSequence {
             frames: vec![frame],
         }];
-        let mut state = PassState::new(&seqs);
-        let p = run(
-            &seqs,
-            &KittiEvalParams::default(),
-            -1e4,
-            1.0,
-            &mut state,
-            None,
-        );
+        let p = first_pass(&seqs);
         // gt 0 ignored (matched, no TP for MOTA), gt 1 missed; all hypotheses ignored or matched.
         assert_eq!(
             (p.stats.fp, p.stats.fn_, p.stats.num_gt, p.stats.tp),
@@ -612,15 +617,7 @@ mod tests {
             });
         }
         let seqs = [seq];
-        let mut state = PassState::new(&seqs);
-        let p = run(
-            &seqs,
-            &KittiEvalParams::default(),
-            -1e4,
-            1.0,
-            &mut state,
-            None,
-        );
+        let p = first_pass(&seqs);
         // 5 5 -1 6 6: the gap hides the switch from the devkit's rule (g[f-1] == -1), but the
         // change of id after a gap is a fragmentation.
         assert_eq!(p.stats.id_switches, 0);
