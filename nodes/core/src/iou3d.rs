@@ -75,63 +75,100 @@ fn clip_polygon(subject: &[[f64; 2]; 4], clip: &[[f64; 2]; 4]) -> Polygon {
     input
 }
 
+/// A box prepared for repeated overlap tests: its BEV corners, z range, volume and
+/// circumscribed radius are computed once (one `sin_cos` and one `hypot`) instead of per pair.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct OverlapBox {
+    corners: Corners,
+    center: [f64; 2],
+    z: (f64, f64),
+    volume: f64,
+    radius: f64,
+    /// Positive length and width (otherwise the corners are not counter-clockwise and the
+    /// footprint has no area).
+    has_area: bool,
+}
+
+impl OverlapBox {
+    /// Prepares `b`.
+    pub fn new(b: &Box3) -> Self {
+        Self {
+            corners: b.bev_corners(),
+            center: [b.center.x, b.center.y],
+            z: (b.center.z - 0.5 * b.size.z, b.center.z + 0.5 * b.size.z),
+            volume: b.volume(),
+            radius: 0.5 * b.size.x.hypot(b.size.y),
+            has_area: b.size.x > 0.0 && b.size.y > 0.0,
+        }
+    }
+
+    /// Area of the intersection of the two BEV footprints, m².
+    fn bev_intersection(&self, other: &Self) -> f64 {
+        if !self.has_area || !other.has_area {
+            return 0.0;
+        }
+        let (poly, n) = clip_polygon(&self.corners, &other.corners);
+        polygon_area(&poly[..n])
+    }
+
+    /// Intersection volume, m³.
+    pub fn intersection_volume(&self, other: &Self) -> f64 {
+        let dz = (self.z.1.min(other.z.1) - self.z.0.max(other.z.0)).max(0.0);
+        if dz <= 0.0 {
+            return 0.0;
+        }
+        // Quick reject: circumscribed circles apart.
+        let (dx, dy) = (
+            self.center[0] - other.center[0],
+            self.center[1] - other.center[1],
+        );
+        let reach = self.radius + other.radius;
+        if dx * dx + dy * dy >= reach * reach {
+            return 0.0;
+        }
+        self.bev_intersection(other) * dz
+    }
+
+    /// 3D IoU, in `[0, 1]` (0 for empty boxes).
+    pub fn iou(&self, other: &Self) -> f64 {
+        let inter = self.intersection_volume(other);
+        if inter <= 0.0 {
+            return 0.0;
+        }
+        let union = self.volume + other.volume - inter;
+        if union > 0.0 { inter / union } else { 0.0 }
+    }
+
+    /// 3D GIoU, in `(-1, 1]`: see [`giou_3d`].
+    pub fn giou(&self, other: &Self) -> f64 {
+        let inter = self.intersection_volume(other);
+        let union = self.volume + other.volume - inter;
+        if union <= 0.0 {
+            return -1.0;
+        }
+        let span = self.z.1.max(other.z.1) - self.z.0.min(other.z.0);
+        let enclosing = hull_area(&self.corners, &other.corners) * span;
+        let iou = inter / union;
+        if enclosing <= 0.0 {
+            return iou;
+        }
+        iou - (enclosing - union).max(0.0) / enclosing
+    }
+}
+
 /// Area of the intersection of the two boxes' BEV footprints, m².
 pub fn bev_intersection_area(a: &Box3, b: &Box3) -> f64 {
-    bev_intersection_of_corners(a, b, &a.bev_corners(), &b.bev_corners())
-}
-
-fn bev_intersection_of_corners(a: &Box3, b: &Box3, pa: &[[f64; 2]; 4], pb: &[[f64; 2]; 4]) -> f64 {
-    // Corners are counter-clockwise only for positive sizes; degenerate boxes have no area.
-    if a.size.x <= 0.0 || a.size.y <= 0.0 || b.size.x <= 0.0 || b.size.y <= 0.0 {
-        return 0.0;
-    }
-    let (poly, n) = clip_polygon(pa, pb);
-    polygon_area(&poly[..n])
-}
-
-fn z_range(b: &Box3) -> (f64, f64) {
-    (b.center.z - 0.5 * b.size.z, b.center.z + 0.5 * b.size.z)
-}
-
-/// Overlap along z of the two boxes, m (0 when disjoint).
-fn z_overlap(a: &Box3, b: &Box3) -> f64 {
-    let (a0, a1) = z_range(a);
-    let (b0, b1) = z_range(b);
-    (a1.min(b1) - a0.max(b0)).max(0.0)
+    OverlapBox::new(a).bev_intersection(&OverlapBox::new(b))
 }
 
 /// Intersection volume of two oriented boxes, m³.
 pub fn intersection_volume(a: &Box3, b: &Box3) -> f64 {
-    intersection_volume_with(a, b, None)
-}
-
-/// [`intersection_volume`] with the BEV corners of both boxes, if already computed.
-fn intersection_volume_with(a: &Box3, b: &Box3, corners: Option<(&Corners, &Corners)>) -> f64 {
-    let dz = z_overlap(a, b);
-    if dz <= 0.0 {
-        return 0.0;
-    }
-    // Quick reject: circumscribed circles apart.
-    let ra = 0.5 * a.size.x.hypot(a.size.y);
-    let rb = 0.5 * b.size.x.hypot(b.size.y);
-    if a.bev_distance(b) >= ra + rb {
-        return 0.0;
-    }
-    let area = match corners {
-        Some((pa, pb)) => bev_intersection_of_corners(a, b, pa, pb),
-        None => bev_intersection_area(a, b),
-    };
-    area * dz
+    OverlapBox::new(a).intersection_volume(&OverlapBox::new(b))
 }
 
 /// 3D intersection over union of two oriented boxes, in `[0, 1]` (0 for empty boxes).
 pub fn iou_3d(a: &Box3, b: &Box3) -> f64 {
-    let inter = intersection_volume(a, b);
-    if inter <= 0.0 {
-        return 0.0;
-    }
-    let union = a.volume() + b.volume() - inter;
-    if union > 0.0 { inter / union } else { 0.0 }
+    OverlapBox::new(a).iou(&OverlapBox::new(b))
 }
 
 /// Bird's-eye-view IoU of two oriented boxes, in `[0, 1]`.
@@ -170,21 +207,7 @@ fn hull_area(ca: &[[f64; 2]; 4], cb: &[[f64; 2]; 4]) -> f64 {
 /// 3D generalized IoU of two oriented boxes, in `(-1, 1]`: IoU minus the share of the enclosing
 /// volume (BEV convex hull times the joint z span) that the union leaves empty.
 pub fn giou_3d(a: &Box3, b: &Box3) -> f64 {
-    let ca = a.bev_corners();
-    let cb = b.bev_corners();
-    let inter = intersection_volume_with(a, b, Some((&ca, &cb)));
-    let union = a.volume() + b.volume() - inter;
-    if union <= 0.0 {
-        return -1.0;
-    }
-    let (a0, a1) = z_range(a);
-    let (b0, b1) = z_range(b);
-    let enclosing = hull_area(&ca, &cb) * (a1.max(b1) - a0.min(b0));
-    let iou = inter / union;
-    if enclosing <= 0.0 {
-        return iou;
-    }
-    iou - (enclosing - union).max(0.0) / enclosing
+    OverlapBox::new(a).giou(&OverlapBox::new(b))
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@
 use crate::config::{AssociationMetric, ClassParams, ScoreSource, TrackerConfig};
 use crate::filter::ObjectFilter;
 use fusionrt_core::assignment::Assignment;
-use fusionrt_core::iou3d::{giou_3d, iou_3d};
+use fusionrt_core::iou3d::OverlapBox;
 use fusionrt_core::objects::NUM_CLASSES;
 use fusionrt_core::{
     BBox2, Box3, ClassProbs, FusedObject, ObjectClass, Track, TrackId, TrackState, nanos_to_secs,
@@ -75,6 +75,8 @@ pub struct Tracker {
     solution: Vec<Option<usize>>,
     solver: Assignment,
     pass_dets: Vec<usize>,
+    det_boxes: Vec<OverlapBox>,
+    trk_boxes: Vec<OverlapBox>,
     last_stamp_ns: Option<i64>,
     skipped_invalid: u64,
 }
@@ -115,6 +117,8 @@ impl Tracker {
             solution: Vec::with_capacity(64),
             solver: Assignment::new(),
             pass_dets: Vec::with_capacity(256),
+            det_boxes: Vec::with_capacity(256),
+            trk_boxes: Vec::with_capacity(256),
             last_stamp_ns: None,
             skipped_invalid: 0,
         }
@@ -155,7 +159,13 @@ impl Tracker {
             t.stamp_ns = stamp_ns;
         }
 
-        // 2. Associate in two passes.
+        // 2. Associate in two passes, on boxes prepared once per frame.
+        self.det_boxes.clear();
+        self.det_boxes
+            .extend(detections.iter().map(|d| OverlapBox::new(&d.bbox)));
+        self.trk_boxes.clear();
+        self.trk_boxes
+            .extend(self.tracks.iter().map(|t| OverlapBox::new(&t.bbox())));
         self.det_match.clear();
         self.det_match.resize(detections.len(), None);
         self.trk_match.clear();
@@ -331,14 +341,21 @@ impl Tracker {
     }
 
     /// Cost of a detection-track pair under the class's metric, or `None` outside the gate.
-    fn pair_cost(p: &ClassParams, d: &FusedObject, t: &TrackSlot) -> Option<f64> {
+    /// `db` and `tb` are the prepared boxes of `d` and `t`.
+    fn pair_cost(
+        p: &ClassParams,
+        d: &FusedObject,
+        t: &TrackSlot,
+        db: &OverlapBox,
+        tb: &OverlapBox,
+    ) -> Option<f64> {
         match p.association {
             AssociationMetric::Giou3d => {
-                let g = giou_3d(&d.bbox, &t.bbox());
+                let g = db.giou(tb);
                 (g >= p.gate).then_some(1.0 - g)
             }
             AssociationMetric::Iou3d => {
-                let g = iou_3d(&d.bbox, &t.bbox());
+                let g = db.iou(tb);
                 (g >= p.gate && g > 0.0).then_some(1.0 - g)
             }
             AssociationMetric::CenterDistance => {
@@ -379,11 +396,12 @@ impl Tracker {
                 if t.class != d.class {
                     continue;
                 }
-                let dxy = (t.filter.position().xy() - d.bbox.center.xy()).norm();
-                if dxy > r {
+                let dxy_sq = (t.filter.position().xy() - d.bbox.center.xy()).norm_squared();
+                if dxy_sq > r * r {
                     continue;
                 }
-                if let Some(c) = Self::pair_cost(p, d, t) {
+                if let Some(c) = Self::pair_cost(p, d, t, &self.det_boxes[di], &self.trk_boxes[ti])
+                {
                     self.pairs.push((di, ti, c));
                 }
             }
