@@ -194,7 +194,8 @@ impl TrackerConfig {
     /// 10 Hz, camera frame without ego-motion compensation), on the 10 training sequences of
     /// ../shared/data. Every hit is published (`min_hits` 1) and the published score carries
     /// the confidence, so the evaluation's score thresholds rather than a hard life-cycle rule
-    /// drop short false tracks; coasting boxes are published for a frame or three.
+    /// drop short false tracks; coasting boxes are published for up to three frames, which
+    /// assumes tracks that leave the camera's view are not scored (`kitti track --calib`).
     pub fn kitti_pointrcnn() -> Self {
         let car = ClassParams {
             association: AssociationMetric::Giou3d,
@@ -203,8 +204,8 @@ impl TrackerConfig {
             min_hits: 1,
             publish_tentative: true,
             score_source: ScoreSource::Product,
-            publish_coast_s: 0.1,
-            max_coast_s: 0.6,
+            publish_coast_s: 0.3,
+            max_coast_s: 1.0,
             coast_score_factor: 0.3,
             publish_detection_box: true,
             ..ClassParams::default()
@@ -225,7 +226,7 @@ impl TrackerConfig {
             min_hits: 1,
             publish_tentative: true,
             score_source: ScoreSource::Existence,
-            publish_coast_s: 0.1,
+            publish_coast_s: 0.3,
             publish_detection_box: true,
             ..ClassParams::cyclist()
         };
