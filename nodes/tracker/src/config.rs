@@ -215,7 +215,7 @@ impl TrackerConfig {
             gate: 1.0,
             min_hits: 1,
             publish_tentative: true,
-            score_source: ScoreSource::Product,
+            score_source: ScoreSource::Detection,
             publish_coast_s: 0.3,
             max_coast_s: 0.6,
             publish_detection_box: true,
