@@ -114,16 +114,12 @@ fn tracks_and_scores_a_real_sequence() {
     let seqmap = root.join("seqmap");
     std::fs::write(&seqmap, "0003 empty 000000 000144\n").unwrap();
     let out = root.join("results");
-    let calib = data.join("calib");
-    let result = track(
-        &data.join("detections"),
-        &seqmap,
-        &out,
-        &["--calib", calib.to_str().unwrap()],
-    );
+    // The calibration beside the detections is found without --calib.
+    let result = track(&data.join("detections"), &seqmap, &out, &[]);
     assert!(result.status.success(), "{result:?}");
     let stdout = String::from_utf8_lossy(&result.stdout);
     assert!(stdout.contains("frames/s"), "{stdout}");
+    assert!(stdout.contains("using the calibration in"), "{stdout}");
     let text = std::fs::read_to_string(out.join("0003.txt")).unwrap();
     let mut frames = Vec::new();
     for line in text.lines() {
@@ -164,4 +160,14 @@ fn tracks_and_scores_a_real_sequence() {
     let samota = car["samota"].as_f64().unwrap();
     println!("0003 Car: sAMOTA {samota:.4} MOTA {mota:.4}");
     assert!(mota > 0.5 && samota > 0.5, "{car}");
+
+    // --no-calib writes every track, in view or not: more rows.
+    let all = root.join("results-all");
+    let result = track(&data.join("detections"), &seqmap, &all, &["--no-calib"]);
+    assert!(result.status.success(), "{result:?}");
+    let rows = std::fs::read_to_string(all.join("0003.txt"))
+        .unwrap()
+        .lines()
+        .count();
+    assert!(rows > frames.len(), "{rows} vs {}", frames.len());
 }

@@ -4,12 +4,14 @@
 //! ```text
 //! fusionrt kitti track --detections ../shared/data/kitti_tracking/detections \
 //!     --seqmap ../shared/data/kitti_tracking/seqmap.train \
-//!     --calib ../shared/data/kitti_tracking/calib --out /tmp/kitti_results
+//!     --out /tmp/kitti_results
 //! ```
 //! Reads `DIR/pointrcnn_{Car,Pedestrian,Cyclist}/NNNN.txt` for each sequence of the seqmap,
 //! converts the boxes from camera coordinates to REP-103 at this edge, runs one [`Tracker`] per
 //! sequence over all frames (10 Hz stamps), and writes `OUT/NNNN.txt` with all classes. Prints
-//! the frames per second of the tracking alone (reading and writing excluded).
+//! the frames per second of the tracking alone (reading and writing excluded). With a
+//! calibration (`--calib`, or `calib/` beside the detections folder), only tracks in the left
+//! colour camera's view are written, with their projected 2D boxes.
 //!
 //! Detector scores (PointRCNN logits) become probabilities with a sigmoid; the result files
 //! carry the track score as log-odds ([`result_score`]). A missing detection
@@ -48,9 +50,13 @@ pub struct KittiTrackArgs {
     /// Folder with the per-sequence calibration files NNNN.txt (P2 is used). With it, each
     /// result's 2D box is its 3D box projected into the left colour image, and tracks whose
     /// centre lies outside that image are left out, as KITTI labels only what the camera sees.
-    /// Without it, the 2D box is the last matched detection's and every track is written.
+    /// Default: `calib/` beside the detections folder, when it exists (the KITTI layout).
     #[arg(long)]
     calib: Option<PathBuf>,
+    /// Use no calibration: the 2D box is the last matched detection's and every track is
+    /// written, in view or not.
+    #[arg(long, conflicts_with = "calib")]
+    no_calib: bool,
     /// Tracker config (YAML, `TrackerConfig` keys); default: the KITTI-tuned parameters.
     #[arg(long)]
     config: Option<PathBuf>,
@@ -176,9 +182,24 @@ pub(crate) fn load_config(path: Option<&Path>) -> anyhow::Result<TrackerConfig> 
 }
 
 impl KittiTrackArgs {
+    /// The calibration folder: `--calib`, else `calib/` beside the detections when present.
+    fn calib_dir(&self) -> Option<PathBuf> {
+        if self.no_calib {
+            return None;
+        }
+        self.calib.clone().or_else(|| {
+            let beside = self.detections.parent()?.join("calib");
+            beside.is_dir().then(|| {
+                println!("using the calibration in {}", beside.display());
+                beside
+            })
+        })
+    }
+
     /// Runs the command.
     pub fn execute(self) -> anyhow::Result<()> {
         let cfg = load_config(self.config.as_deref())?;
+        let calib_dir = self.calib_dir();
         let seqs = read_seqmap(&self.seqmap).map_err(bad_input)?;
         std::fs::create_dir_all(&self.out)
             .with_context(|| format!("creating {}", self.out.display()))?;
@@ -189,7 +210,7 @@ impl KittiTrackArgs {
             let input = load_sequence(&self.detections, seq)?;
             frames += input.frames.len();
             objects += input.frames.iter().map(Vec::len).sum::<usize>();
-            let p2 = match &self.calib {
+            let p2 = match &calib_dir {
                 Some(dir) => {
                     let calib = KittiCalib::read(&dir.join(format!("{}.txt", seq.name)))
                         .map_err(bad_input)?;
