@@ -42,6 +42,25 @@ fn track(dets: &Path, seqmap: &Path, out: &Path, extra: &[&str]) -> std::process
     fusionrt(&args)
 }
 
+/// Runs `kitti eval` with `--json`, prints its table and returns the JSON report.
+fn eval_json(results: &Path, labels: &Path, seqmap: &Path, json: &Path) -> serde_json::Value {
+    let eval = fusionrt(&[
+        "kitti",
+        "eval",
+        "--results",
+        results.to_str().unwrap(),
+        "--labels",
+        labels.to_str().unwrap(),
+        "--seqmap",
+        seqmap.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(eval.status.success(), "{eval:?}");
+    println!("{}", String::from_utf8_lossy(&eval.stdout));
+    serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap()
+}
+
 #[test]
 fn bad_detection_lines_name_file_and_line() {
     let cases = [
@@ -139,22 +158,7 @@ fn tracks_and_scores_a_real_sequence() {
         "rows sorted by frame"
     );
     assert!(frames.len() > 300, "{} rows", frames.len());
-    let json = root.join("eval.json");
-    let eval = fusionrt(&[
-        "kitti",
-        "eval",
-        "--results",
-        out.to_str().unwrap(),
-        "--labels",
-        data.join("labels").to_str().unwrap(),
-        "--seqmap",
-        seqmap.to_str().unwrap(),
-        "--json",
-        json.to_str().unwrap(),
-    ]);
-    assert!(eval.status.success(), "{eval:?}");
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let report = eval_json(&out, &data.join("labels"), &seqmap, &root.join("eval.json"));
     let car = &report["Car"];
     let mota = car["best"]["mota"].as_f64().unwrap();
     let samota = car["samota"].as_f64().unwrap();
@@ -188,23 +192,7 @@ fn beats_floors_on_the_ten_kitti_sequences() {
     let seqmap = data.join("seqmap.train");
     let result = track(&data.join("detections"), &seqmap, &out, &[]);
     assert!(result.status.success(), "{result:?}");
-    let json = root.join("eval.json");
-    let eval = fusionrt(&[
-        "kitti",
-        "eval",
-        "--results",
-        out.to_str().unwrap(),
-        "--labels",
-        data.join("labels").to_str().unwrap(),
-        "--seqmap",
-        seqmap.to_str().unwrap(),
-        "--json",
-        json.to_str().unwrap(),
-    ]);
-    assert!(eval.status.success(), "{eval:?}");
-    println!("{}", String::from_utf8_lossy(&eval.stdout));
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let report = eval_json(&out, &data.join("labels"), &seqmap, &root.join("eval.json"));
     for (class, samota_floor, mota_floor) in [
         ("Car", 0.89, 0.82),
         ("Pedestrian", 0.66, 0.63),

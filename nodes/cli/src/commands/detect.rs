@@ -16,18 +16,8 @@ pub struct DetectArgs {
     /// PNG or JPEG images.
     #[arg(required = true)]
     images: Vec<PathBuf>,
-    /// Model: a card name (`nanodet`), a card path (.yaml) or an ONNX path with its card beside it.
-    #[arg(long)]
-    model: Option<String>,
-    /// Camera config YAML (the `CameraConfig` keys); flags override it.
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// Square tiles across the image width (0: squash the whole image, 1: letterbox).
-    #[arg(long)]
-    tiles: Option<u32>,
-    /// ONNX Runtime intra-op threads.
-    #[arg(long)]
-    threads: Option<usize>,
+    #[command(flatten)]
+    camera: CameraModelArgs,
     /// Minimum score.
     #[arg(long)]
     score: Option<f32>,
@@ -40,27 +30,46 @@ pub struct DetectArgs {
     overlay: Option<PathBuf>,
 }
 
-/// Loads the camera config from an optional YAML file and applies the common flags.
-pub fn camera_config(
-    path: Option<&Path>,
-    model: Option<&str>,
+/// The camera config from an optional YAML file (`CameraConfig` keys), else the defaults.
+pub fn load_camera_config(path: Option<&Path>) -> anyhow::Result<CameraConfig> {
+    match path {
+        Some(p) => fusionrt_core::config::load_yaml_file(p).map_err(bad_input),
+        None => Ok(CameraConfig::default()),
+    }
+}
+
+/// The camera model flags shared by `detect` and `bench camera`.
+#[derive(Debug, Args)]
+pub struct CameraModelArgs {
+    /// Model: a card name (`nanodet`), a card path (.yaml) or an ONNX path with its card beside it.
+    #[arg(long)]
+    model: Option<String>,
+    /// Camera config YAML (the `CameraConfig` keys); flags override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Square tiles across the image width (0: squash the whole image, 1: letterbox).
+    #[arg(long)]
     tiles: Option<u32>,
+    /// ONNX Runtime intra-op threads.
+    #[arg(long)]
     threads: Option<usize>,
-) -> anyhow::Result<CameraConfig> {
-    let mut cfg: CameraConfig = match path {
-        Some(p) => fusionrt_core::config::load_yaml_file(p).map_err(bad_input)?,
-        None => CameraConfig::default(),
-    };
-    if let Some(m) = model {
-        cfg.model = m.to_string();
+}
+
+impl CameraModelArgs {
+    /// Loads the camera config from the optional YAML file and applies the flags.
+    pub fn camera_config(&self) -> anyhow::Result<CameraConfig> {
+        let mut cfg = load_camera_config(self.config.as_deref())?;
+        if let Some(m) = &self.model {
+            cfg.model.clone_from(m);
+        }
+        if let Some(t) = self.tiles {
+            cfg.tiles = t;
+        }
+        if let Some(t) = self.threads {
+            cfg.intra_threads = t;
+        }
+        Ok(cfg)
     }
-    if let Some(t) = tiles {
-        cfg.tiles = t;
-    }
-    if let Some(t) = threads {
-        cfg.intra_threads = t;
-    }
-    Ok(cfg)
 }
 
 /// Classifies a camera error: bad model files and images are bad input (exit 2).
@@ -95,12 +104,7 @@ fn overlay_path(base: &Path, index: usize, count: usize) -> PathBuf {
 impl DetectArgs {
     /// Runs the command.
     pub fn execute(self) -> anyhow::Result<()> {
-        let mut cfg = camera_config(
-            self.config.as_deref(),
-            self.model.as_deref(),
-            self.tiles,
-            self.threads,
-        )?;
+        let mut cfg = self.camera.camera_config()?;
         if let Some(s) = self.score {
             cfg.score_threshold = s;
         }

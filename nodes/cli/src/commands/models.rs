@@ -1,6 +1,6 @@
 //! `fusionrt models`: lists, verifies and builds the installed models.
 
-use crate::commands::detect::{camera_config, classify};
+use crate::commands::detect::{classify, load_camera_config};
 use crate::exit::bad_input;
 use clap::{Args, Subcommand};
 use fusionrt_camera::card::{InstalledModel, model_dirs};
@@ -115,7 +115,8 @@ impl ModelsArgs {
                 Ok(())
             }
             ModelsCommand::BuildEngine { model, config } => {
-                let mut cfg = camera_config(config.as_deref(), Some(&model), None, None)?;
+                let mut cfg = load_camera_config(config.as_deref())?;
+                cfg.model = model;
                 cfg.models_dir = dir.map(PathBuf::from).or(cfg.models_dir);
                 let card = fusionrt_camera::card::find_card(&cfg.model, cfg.models_dir.as_deref())
                     .map_err(classify)?;

@@ -1,6 +1,6 @@
 //! `fusionrt bench camera`: benchmarks camera pre-processing, inference and post-processing.
 
-use crate::commands::detect::{camera_config, classify};
+use crate::commands::detect::{CameraModelArgs, classify};
 use crate::exit::bad_input;
 use clap::Args;
 use fusionrt_camera::{CameraDetector, load_image_file};
@@ -14,18 +14,8 @@ use std::path::PathBuf;
 pub struct BenchCameraArgs {
     /// PNG or JPEG images (default: `$FUSIONRT_DATA/kitti_object/image_2/*.png`).
     images: Vec<PathBuf>,
-    /// Model name or path.
-    #[arg(long)]
-    model: Option<String>,
-    /// Camera config YAML.
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// Square tiles across the width (0: squash, 1: letterbox).
-    #[arg(long)]
-    tiles: Option<u32>,
-    /// ONNX Runtime intra-op threads.
-    #[arg(long)]
-    threads: Option<usize>,
+    #[command(flatten)]
+    camera: CameraModelArgs,
     /// Timed runs per image (after one warm-up run).
     #[arg(long, default_value_t = 10)]
     repeat: usize,
@@ -56,12 +46,7 @@ impl BenchCameraArgs {
                 .collect();
             images.sort();
         }
-        let cfg = camera_config(
-            self.config.as_deref(),
-            self.model.as_deref(),
-            self.tiles,
-            self.threads,
-        )?;
+        let cfg = self.camera.camera_config()?;
         let mut detector = CameraDetector::new(&cfg).map_err(classify)?;
         let mut dets = Vec::new();
         let (mut pre, mut inf, mut post, mut total) =
