@@ -340,23 +340,50 @@ fn size(path: &Path, line: usize, field: &str, text: &str) -> Result<f64, Tracki
     Ok(v)
 }
 
+/// The non-blank lines of `text`, numbered from 1, split into fields by `split`.
+fn numbered_fields<'a>(
+    text: &'a str,
+    split: fn(&'a str) -> Vec<&'a str>,
+) -> impl Iterator<Item = (usize, Vec<&'a str>)> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(move |(i, line)| (i + 1, split(line)))
+}
+
+fn whitespace_fields(line: &str) -> Vec<&str> {
+    line.split_whitespace().collect()
+}
+
+fn comma_fields(line: &str) -> Vec<&str> {
+    line.split(',').collect()
+}
+
+/// An error unless a line has one of the `allowed` column counts (`what` describes them).
+fn expect_columns(
+    path: &Path,
+    line: usize,
+    found: usize,
+    allowed: &[usize],
+    what: &str,
+) -> Result<(), TrackingError> {
+    if allowed.contains(&found) {
+        Ok(())
+    } else {
+        Err(parse_err(
+            path,
+            line,
+            format!("expected {what} columns, found {found}"),
+        ))
+    }
+}
+
 /// Reads a seqmap file.
 pub fn read_seqmap(path: &Path) -> Result<Vec<SeqEntry>, TrackingError> {
     let text = read_text(path)?;
     let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let n = i + 1;
-        let f: Vec<&str> = line.split_whitespace().collect();
-        if f.is_empty() {
-            continue;
-        }
-        if f.len() != 4 {
-            return Err(parse_err(
-                path,
-                n,
-                format!("expected 4 columns, found {}", f.len()),
-            ));
-        }
+    for (n, f) in numbered_fields(&text, whitespace_fields) {
+        expect_columns(path, n, f.len(), &[4], "4")?;
         let first: u32 = num(path, n, "first frame", f[2])?;
         let last: u32 = num(path, n, "last frame", f[3])?;
         if last < first {
@@ -386,19 +413,8 @@ pub fn read_detections(path: &Path) -> Result<Vec<TrackingDetection>, TrackingEr
 pub fn parse_detections(path: &Path, text: &str) -> Result<Vec<TrackingDetection>, TrackingError> {
     let mut out = Vec::new();
     let mut last_frame = 0u32;
-    for (i, line) in text.lines().enumerate() {
-        let n = i + 1;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let f: Vec<&str> = line.split(',').collect();
-        if f.len() != 15 {
-            return Err(parse_err(
-                path,
-                n,
-                format!("expected 15 comma-separated columns, found {}", f.len()),
-            ));
-        }
+    for (n, f) in numbered_fields(text, comma_fields) {
+        expect_columns(path, n, f.len(), &[15], "15 comma-separated")?;
         let frame = frame_index(path, n, f[0])?;
         if frame < last_frame {
             return Err(parse_err(
@@ -458,19 +474,8 @@ pub fn read_tracking_file(path: &Path) -> Result<Vec<TrackingRow>, TrackingError
 /// Parses the text of a label or result file; `path` names it in errors.
 pub fn parse_tracking_rows(path: &Path, text: &str) -> Result<Vec<TrackingRow>, TrackingError> {
     let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let n = i + 1;
-        let f: Vec<&str> = line.split_whitespace().collect();
-        if f.is_empty() {
-            continue;
-        }
-        if f.len() != 17 && f.len() != 18 {
-            return Err(parse_err(
-                path,
-                n,
-                format!("expected 17 or 18 columns, found {}", f.len()),
-            ));
-        }
+    for (n, f) in numbered_fields(text, whitespace_fields) {
+        expect_columns(path, n, f.len(), &[17, 18], "17 or 18")?;
         let kind = LabelType::parse(f[2])
             .ok_or_else(|| parse_err(path, n, format!("unknown object type `{}`", f[2])))?;
         let track_id = finite(path, n, "track_id", f[1])?;
