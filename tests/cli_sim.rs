@@ -144,3 +144,25 @@ fn strip_key(yaml: &str, key: &str) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+#[test]
+fn a_closed_stdout_ends_the_process_without_a_panic() {
+    // `bench tracker` prints with `println!` (without data, only its synthetic scene).
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fusionrt"))
+        .args(["bench", "tracker", "--frames", "10", "--objects", "20"])
+        .env_remove("FUSIONRT_DATA")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the reading end before the process writes (as `fusionrt ... | head -0` would).
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        matches!(out.status.code(), Some(0 | 141)),
+        "{:?}: {stderr}",
+        out.status
+    );
+}

@@ -20,7 +20,30 @@ struct Cli {
     command: commands::Command,
 }
 
+/// Exit status of a process ended by SIGPIPE (128 + 13), as `head` and other Unix tools expect.
+const BROKEN_PIPE_EXIT: i32 = 141;
+
+/// Makes a closed stdout (`fusionrt ... | head`) end the process quietly, as SIGPIPE does for C
+/// programs, instead of panicking in `println!` (Rust ignores SIGPIPE, so writes fail with
+/// EPIPE and `println!` panics).
+fn exit_quietly_on_broken_pipe() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(BROKEN_PIPE_EXIT);
+        }
+        default_hook(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    exit_quietly_on_broken_pipe();
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
