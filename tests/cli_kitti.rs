@@ -164,6 +164,9 @@ fn tracks_and_scores_a_real_sequence() {
     let samota = car["samota"].as_f64().unwrap();
     println!("0003 Car: sAMOTA {samota:.4} MOTA {mota:.4}");
     assert!(mota > 0.5 && samota > 0.5, "{car}");
+    // No threshold recalls more than keeping every hypothesis.
+    let recall_all = car["unthresholded"]["recall"].as_f64().unwrap();
+    assert!(recall_all >= car["best"]["recall"].as_f64().unwrap(), "{car}");
 
     // --no-calib writes every track, in view or not: more rows.
     let all = root.join("results-all");

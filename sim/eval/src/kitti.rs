@@ -155,6 +155,9 @@ pub struct KittiClassResult {
     pub amota: f64,
     /// Average MOTP over the recall thresholds.
     pub amotp: f64,
+    /// CLEAR MOT with every hypothesis kept (no score threshold): its `recall` is the most any
+    /// threshold can reach.
+    pub unthresholded: ClearMot,
     /// CLEAR MOT at the threshold of best MOTA.
     pub best: ClearMot,
     /// That threshold.
@@ -224,7 +227,10 @@ pub fn evaluate_class(seqs: &[KittiSequence], params: &KittiEvalParams) -> Kitti
     let first = run(seqs, params, -10000.0, 1.0, &mut state, None);
     let num_gt = first.stats.tp + first.stats.fn_;
     let (thresholds, recalls) = get_thresholds(&first.scores, num_gt);
-    let mut result = KittiClassResult::default();
+    let mut result = KittiClassResult {
+        unthresholded: first.stats,
+        ..KittiClassResult::default()
+    };
     let (mut best_mota, mut best_threshold) = (0.0, -10000.0);
     for (t, r) in thresholds.iter().zip(&recalls) {
         let p = run(seqs, params, *t, *r, &mut state, None);

@@ -9,7 +9,8 @@
 //! Follows the AB3DMOT KITTI 3D MOT protocol per class (Car, Pedestrian, Cyclist); see
 //! `fusionrt_eval::kitti` for the rules. Labels with track id -1 are ignored (DontCare rows
 //! become ignore regions). Prints one table row per class (percentages); `--json` writes all
-//! numbers.
+//! numbers. `R(all)` is the recall with every hypothesis kept, the most any score threshold
+//! can reach (and so a bound on MOTA).
 
 use crate::exit::bad_input;
 use clap::Args;
@@ -135,7 +136,7 @@ impl KittiEvalArgs {
         };
         let mut all: Vec<(&str, KittiClassResult)> = Vec::new();
         println!(
-            "{:<11} {:>7} {:>7} {:>7} {:>7} {:>7} {:>5} {:>5} {:>6} {:>6} {:>6} {:>7} {:>7} {:>7}",
+            "{:<11} {:>7} {:>7} {:>7} {:>7} {:>7} {:>5} {:>5} {:>6} {:>6} {:>6} {:>7} {:>7} {:>7} {:>7}",
             "class",
             "sAMOTA",
             "AMOTA",
@@ -149,7 +150,8 @@ impl KittiEvalArgs {
             "FN",
             "HOTA",
             "DetA",
-            "AssA"
+            "AssA",
+            "R(all)"
         );
         for (name, class, neighbour) in CLASSES {
             let data: Vec<KittiSequence> = loaded
@@ -158,7 +160,7 @@ impl KittiEvalArgs {
                 .collect();
             let r = evaluate_class(&data, &params);
             println!(
-                "{:<11} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>5} {:>5} {:>6} {:>6} {:>6} {:>7.2} {:>7.2} {:>7.2}",
+                "{:<11} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>5} {:>5} {:>6} {:>6} {:>6} {:>7.2} {:>7.2} {:>7.2} {:>7.2}",
                 name,
                 100.0 * r.samota,
                 100.0 * r.amota,
@@ -173,6 +175,7 @@ impl KittiEvalArgs {
                 100.0 * r.hota.hota,
                 100.0 * r.hota.deta,
                 100.0 * r.hota.assa,
+                100.0 * r.unthresholded.recall,
             );
             all.push((name, r));
         }
