@@ -166,7 +166,10 @@ fn tracks_and_scores_a_real_sequence() {
     assert!(mota > 0.5 && samota > 0.5, "{car}");
     // No threshold recalls more than keeping every hypothesis.
     let recall_all = car["unthresholded"]["recall"].as_f64().unwrap();
-    assert!(recall_all >= car["best"]["recall"].as_f64().unwrap(), "{car}");
+    assert!(
+        recall_all >= car["best"]["recall"].as_f64().unwrap(),
+        "{car}"
+    );
 
     // --no-calib writes every track, in view or not: more rows.
     let all = root.join("results-all");

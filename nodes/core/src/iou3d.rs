@@ -274,25 +274,20 @@ mod tests {
                 .wrapping_add(1442695040888963407);
             ((s >> 11) as f64) / ((1u64 << 53) as f64)
         };
+        let mut random_box = || {
+            bx(
+                next() * 3.0,
+                next() * 3.0,
+                next(),
+                1.0 + next() * 4.0,
+                1.0 + next(),
+                1.0 + next(),
+                next() * 6.0,
+            )
+        };
         for _ in 0..500 {
-            let a = bx(
-                next() * 3.0,
-                next() * 3.0,
-                next(),
-                1.0 + next() * 4.0,
-                1.0 + next(),
-                1.0 + next(),
-                next() * 6.0,
-            );
-            let b = bx(
-                next() * 3.0,
-                next() * 3.0,
-                next(),
-                1.0 + next() * 4.0,
-                1.0 + next(),
-                1.0 + next(),
-                next() * 6.0,
-            );
+            let a = random_box();
+            let b = random_box();
             let ab = iou_3d(&a, &b);
             let ba = iou_3d(&b, &a);
             assert!((ab - ba).abs() < 1e-9, "{ab} vs {ba}");
