@@ -183,7 +183,7 @@ fn tracks_and_scores_a_real_sequence() {
 }
 
 /// Regression floors on the 10 KITTI sequences, a few points under the figures measured at
-/// commit time (sAMOTA / MOTA: Car 91.8 / 84.8, Pedestrian 71.4 / 66.4, Cyclist 69.0 / 64.4).
+/// commit time (sAMOTA / MOTA: Car 91.8 / 84.8, Pedestrian 71.9 / 69.8, Cyclist 69.0 / 64.4).
 /// The reference evaluator's re-averaged means can flip a whole track at a threshold for an
 /// ulp, so sAMOTA moves in steps; the floors leave room for that.
 #[test]
@@ -201,7 +201,7 @@ fn beats_floors_on_the_ten_kitti_sequences() {
     let report = eval_json(&out, &data.join("labels"), &seqmap, &root.join("eval.json"));
     for (class, samota_floor, mota_floor) in [
         ("Car", 0.89, 0.82),
-        ("Pedestrian", 0.66, 0.63),
+        ("Pedestrian", 0.67, 0.66),
         ("Cyclist", 0.64, 0.60),
     ] {
         let r = &report[class];

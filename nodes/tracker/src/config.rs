@@ -95,6 +95,13 @@ pub struct ClassParams {
     /// in the current frame (the filter still predicts and gates). Detectors such as PointRCNN
     /// localise better than a constant-velocity filter smooths.
     pub publish_detection_box: bool,
+    /// Classes this class yields to: a detection of this class is dropped, before association,
+    /// when a detection of one of these classes scores higher and its center lies within
+    /// `yield_distance_m` (bird's-eye view). Both detectors then saw one object, e.g. a
+    /// pedestrian detector firing on a cyclist's rider.
+    pub yield_to: Vec<ObjectClass>,
+    /// Center distance under which [`ClassParams::yield_to`] applies, m.
+    pub yield_distance_m: f64,
 }
 
 impl Default for ClassParams {
@@ -123,6 +130,8 @@ impl Default for ClassParams {
             size_gain: 0.2,
             detection_probability: 0.9,
             publish_detection_box: false,
+            yield_to: Vec::new(),
+            yield_distance_m: 1.0,
         }
     }
 }
@@ -194,7 +203,8 @@ impl TrackerConfig {
     /// 10 Hz, camera frame without ego-motion compensation), on the 10 training sequences of
     /// ../shared/data. Every hit is published (`min_hits` 1) and the published score carries
     /// the confidence, so the evaluation's score thresholds rather than a hard life-cycle rule
-    /// drop short false tracks; coasting boxes are published for up to three frames, which
+    /// drop short false tracks; a pedestrian detection yields to a higher-scoring cyclist
+    /// detection at the same place (PointRCNN's pedestrian model fires on riders); coasting boxes are published for up to three frames, which
     /// assumes tracks that leave the camera's view are not scored (`kitti track --calib`).
     pub fn kitti_pointrcnn() -> Self {
         let car = ClassParams {
@@ -219,6 +229,7 @@ impl TrackerConfig {
             publish_coast_s: 0.3,
             max_coast_s: 0.6,
             publish_detection_box: true,
+            yield_to: vec![ObjectClass::Bicycle],
             ..ClassParams::pedestrian()
         };
         let cyclist = ClassParams {

@@ -1,6 +1,8 @@
 //! The multi-object tracker: prediction, gated optimal association, update and life cycle.
 //!
 //! Per frame ([`Tracker::update`]):
+//! 0. a detection whose class yields to another (`yield_to`) is dropped when a higher-scoring
+//!    detection of that class lies within `yield_distance_m`: cross-class duplicates;
 //! 1. every track is predicted to the frame's stamp with its class's motion model;
 //! 2. detections are associated in two passes (confidence-aware, as in ByteTrack): first those
 //!    scoring at least `high_score`, then the rest against the tracks still unmatched. In each
@@ -75,6 +77,8 @@ pub struct Tracker {
     solution: Vec<Option<usize>>,
     solver: Assignment,
     pass_dets: Vec<usize>,
+    /// Per detection: dropped as a cross-class duplicate this frame.
+    yielded: Vec<bool>,
     det_boxes: Vec<OverlapBox>,
     trk_boxes: Vec<OverlapBox>,
     last_stamp_ns: Option<i64>,
@@ -117,6 +121,7 @@ impl Tracker {
             solution: Vec::with_capacity(64),
             solver: Assignment::new(),
             pass_dets: Vec::with_capacity(256),
+            yielded: Vec::with_capacity(256),
             det_boxes: Vec::with_capacity(256),
             trk_boxes: Vec::with_capacity(256),
             last_stamp_ns: None,
@@ -152,6 +157,9 @@ impl Tracker {
         };
         self.last_stamp_ns = Some(stamp_ns);
 
+        // 0. Cross-class duplicates.
+        self.mark_yielded(detections);
+
         // 1. Predict.
         for t in &mut self.tracks {
             let dt = nanos_to_secs(stamp_ns - t.stamp_ns);
@@ -173,7 +181,7 @@ impl Tracker {
         for high in [true, false] {
             self.pass_dets.clear();
             for (i, d) in detections.iter().enumerate() {
-                if !d.bbox.is_valid() || !d.score.is_finite() {
+                if !d.bbox.is_valid() || !d.score.is_finite() || self.yielded[i] {
                     continue;
                 }
                 let p = self.cfg.class(d.class);
@@ -237,7 +245,7 @@ impl Tracker {
 
         // Births.
         for (di, d) in detections.iter().enumerate() {
-            if self.det_match[di].is_some() {
+            if self.det_match[di].is_some() || self.yielded[di] {
                 continue;
             }
             if !d.bbox.is_valid() || !d.score.is_finite() {
@@ -293,6 +301,25 @@ impl Tracker {
                 TrackState::Coasting
             };
             out.push(self.to_track(t, state));
+        }
+    }
+
+    /// Marks the detections that yield to a higher-scoring detection of another class nearby.
+    fn mark_yielded(&mut self, detections: &[FusedObject]) {
+        self.yielded.clear();
+        self.yielded.resize(detections.len(), false);
+        for (i, d) in detections.iter().enumerate() {
+            let p = self.cfg.class(d.class);
+            if p.yield_to.is_empty() || !d.bbox.is_valid() || !d.score.is_finite() {
+                continue;
+            }
+            let max_d2 = p.yield_distance_m * p.yield_distance_m;
+            self.yielded[i] = detections.iter().any(|o| {
+                p.yield_to.contains(&o.class)
+                    && o.bbox.is_valid()
+                    && o.score > d.score
+                    && (o.bbox.center.xy() - d.bbox.center.xy()).norm_squared() <= max_d2
+            });
         }
     }
 
@@ -622,6 +649,51 @@ mod tests {
         assert_eq!(out_a.len(), 2);
         assert_ne!(out_a[0].id, out_a[1].id);
         assert!(out_a.iter().all(|t| out_b.iter().all(|u| u.id != t.id)));
+    }
+
+    #[test]
+    fn a_pedestrian_detection_yields_to_a_higher_scoring_cyclist_at_the_same_place() {
+        let mut cfg = TrackerConfig::default();
+        cfg.pedestrian.min_hits = 1;
+        cfg.bicycle.min_hits = 1;
+        cfg.pedestrian.yield_to = vec![ObjectClass::Bicycle];
+        let mut trk = Tracker::new(&cfg, 1);
+        let mut out = Vec::new();
+        let classes = |out: &[Track]| {
+            let mut c: Vec<ObjectClass> = out.iter().map(|t| t.class).collect();
+            c.sort();
+            c
+        };
+        // A rider seen by both detectors, the cyclist scoring higher: one cyclist track.
+        let rider = [
+            det(ObjectClass::Pedestrian, 10.0, 0.0, 0.6),
+            det(ObjectClass::Bicycle, 10.3, 0.2, 0.8),
+        ];
+        trk.update(0, &rider, &mut out);
+        assert_eq!(classes(&out), [ObjectClass::Bicycle]);
+        // The pedestrian scoring higher, or standing farther than yield_distance_m: both kept.
+        let mut trk = Tracker::new(&cfg, 1);
+        let walker = [
+            det(ObjectClass::Pedestrian, 10.0, 0.0, 0.9),
+            det(ObjectClass::Bicycle, 10.3, 0.2, 0.8),
+        ];
+        trk.update(0, &walker, &mut out);
+        assert_eq!(
+            classes(&out),
+            [ObjectClass::Pedestrian, ObjectClass::Bicycle]
+        );
+        let mut trk = Tracker::new(&cfg, 1);
+        let apart = [
+            det(ObjectClass::Pedestrian, 10.0, 0.0, 0.6),
+            det(ObjectClass::Bicycle, 10.0, 1.5, 0.8),
+        ];
+        trk.update(0, &apart, &mut out);
+        assert_eq!(
+            classes(&out),
+            [ObjectClass::Pedestrian, ObjectClass::Bicycle]
+        );
+        // Cyclists do not yield (not configured): a higher-scoring pedestrian keeps both.
+        assert!(cfg.bicycle.yield_to.is_empty());
     }
 
     #[test]

@@ -155,6 +155,11 @@ pub struct KittiClassResult {
     pub amota: f64,
     /// Average MOTP over the recall thresholds.
     pub amotp: f64,
+    /// The most sAMOTA these hypotheses could score, whatever their scores: one per recall step
+    /// that the hypotheses reach (each sMOTA is at most 1), over the 40 steps. The devkit places
+    /// a step at the nearest match, so the bound is about `round(40 r) / 40` for a recall `r`
+    /// with every hypothesis kept.
+    pub samota_ceiling: f64,
     /// CLEAR MOT with every hypothesis kept (no score threshold): its `recall` is the most any
     /// threshold can reach.
     pub unthresholded: ClearMot,
@@ -164,6 +169,45 @@ pub struct KittiClassResult {
     pub best_threshold: f64,
     /// HOTA at that threshold.
     pub hota: HotaSummary,
+}
+
+/// What became of one hypothesis or one ground-truth object in the pass at the threshold of
+/// best MOTA (`evaluate_class` with `explain`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Outcome {
+    /// Hypothesis matched to counted ground truth.
+    TruePositive,
+    /// Hypothesis matched to ignored ground truth (no true positive for MOTA, no error).
+    IgnoredMatch,
+    /// Unmatched hypothesis counted as an error.
+    FalsePositive,
+    /// Unmatched hypothesis that is ignored (neighbouring class, too small, in DontCare).
+    IgnoredHypothesis,
+    /// Hypothesis of a track whose mean score is below the threshold.
+    BelowThreshold,
+    /// Counted ground truth without a match.
+    Miss,
+    /// Ignored ground truth without a match.
+    IgnoredMiss,
+}
+
+/// One line of an explained evaluation: a hypothesis or a ground-truth object and its outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct MatchRecord {
+    /// Index of the sequence in the evaluated slice.
+    pub sequence: usize,
+    /// Frame.
+    pub frame: usize,
+    /// Outcome.
+    pub outcome: Outcome,
+    /// Track id of the hypothesis, if one is involved.
+    pub track_id: Option<i64>,
+    /// Mean score of that hypothesis's track.
+    pub track_score: Option<f64>,
+    /// Track id of the ground truth, if one is involved.
+    pub gt_id: Option<i64>,
+    /// 3D IoU of the match (0 when unmatched).
+    pub iou: f64,
 }
 
 struct Pass {
@@ -221,10 +265,15 @@ impl PassState {
     }
 }
 
-/// Evaluates one class over sequences.
-pub fn evaluate_class(seqs: &[KittiSequence], params: &KittiEvalParams) -> KittiClassResult {
+/// Evaluates one class over sequences. With `explain`, also records the outcome of every
+/// hypothesis and ground-truth object at the threshold of best MOTA.
+pub fn evaluate_class(
+    seqs: &[KittiSequence],
+    params: &KittiEvalParams,
+    explain: Option<&mut Vec<MatchRecord>>,
+) -> KittiClassResult {
     let mut state = PassState::new(seqs);
-    let first = run(seqs, params, -10000.0, 1.0, &mut state, None);
+    let first = run(seqs, params, -10000.0, 1.0, &mut state, None, None);
     let num_gt = first.stats.tp + first.stats.fn_;
     let (thresholds, recalls) = get_thresholds(&first.scores, num_gt);
     let mut result = KittiClassResult {
@@ -233,7 +282,7 @@ pub fn evaluate_class(seqs: &[KittiSequence], params: &KittiEvalParams) -> Kitti
     };
     let (mut best_mota, mut best_threshold) = (0.0, -10000.0);
     for (t, r) in thresholds.iter().zip(&recalls) {
-        let p = run(seqs, params, *t, *r, &mut state, None);
+        let p = run(seqs, params, *t, *r, &mut state, None, None);
         result.samota += p.stats.smota;
         result.amota += p.stats.mota;
         result.amotp += p.stats.motp;
@@ -243,6 +292,7 @@ pub fn evaluate_class(seqs: &[KittiSequence], params: &KittiEvalParams) -> Kitti
         }
     }
     let n = NUM_SAMPLE_PTS - 1.0;
+    result.samota_ceiling = thresholds.len() as f64 / n;
     result.samota /= n;
     result.amota /= n;
     result.amotp /= n;
@@ -254,6 +304,7 @@ pub fn evaluate_class(seqs: &[KittiSequence], params: &KittiEvalParams) -> Kitti
         1.0,
         &mut state,
         Some(&mut hota),
+        explain,
     )
     .stats;
     result.best_threshold = best_threshold;
@@ -290,6 +341,86 @@ fn get_thresholds(scores: &[f64], num_gt: u64) -> (Vec<f64>, Vec<f64>) {
     (thresholds, recalls)
 }
 
+/// The matching of one frame, for `explain`.
+struct FrameOutcomes<'a> {
+    sequence: usize,
+    frame: usize,
+    /// Kept hypotheses: index into the frame's hypotheses, mean score.
+    hyp: &'a [(usize, f64)],
+    gt_trk: &'a [Option<usize>],
+    gt_ignored: &'a [bool],
+    hyp_ignored: &'a [bool],
+    /// IoU, ground truth major.
+    iou: &'a [f64],
+}
+
+impl FrameOutcomes<'_> {
+    fn record(&self, f: &KittiFrame, mean: &dyn Fn(i64) -> f64, out: &mut Vec<MatchRecord>) {
+        let nt = self.hyp.len();
+        let mut gt_of_hyp = vec![None; nt];
+        for (r, m) in self.gt_trk.iter().enumerate() {
+            if let Some(c) = *m {
+                gt_of_hyp[c] = Some(r);
+            }
+        }
+        let mut kept = vec![false; f.hyp.len()];
+        for (c, (hi, score)) in self.hyp.iter().enumerate() {
+            kept[*hi] = true;
+            let (outcome, gt_id, iou) = match gt_of_hyp[c] {
+                Some(r) if self.gt_ignored[r] => (
+                    Outcome::IgnoredMatch,
+                    Some(f.gt[r].track_id),
+                    self.iou[r * nt + c],
+                ),
+                Some(r) => (
+                    Outcome::TruePositive,
+                    Some(f.gt[r].track_id),
+                    self.iou[r * nt + c],
+                ),
+                None if self.hyp_ignored[c] => (Outcome::IgnoredHypothesis, None, 0.0),
+                None => (Outcome::FalsePositive, None, 0.0),
+            };
+            out.push(MatchRecord {
+                sequence: self.sequence,
+                frame: self.frame,
+                outcome,
+                track_id: Some(f.hyp[*hi].track_id),
+                track_score: Some(*score),
+                gt_id,
+                iou,
+            });
+        }
+        for (h, _) in f.hyp.iter().zip(&kept).filter(|(_, k)| !**k) {
+            out.push(MatchRecord {
+                sequence: self.sequence,
+                frame: self.frame,
+                outcome: Outcome::BelowThreshold,
+                track_id: Some(h.track_id),
+                track_score: Some(mean(h.track_id)),
+                gt_id: None,
+                iou: 0.0,
+            });
+        }
+        for (r, g) in f.gt.iter().enumerate() {
+            if self.gt_trk[r].is_none() {
+                out.push(MatchRecord {
+                    sequence: self.sequence,
+                    frame: self.frame,
+                    outcome: if self.gt_ignored[r] {
+                        Outcome::IgnoredMiss
+                    } else {
+                        Outcome::Miss
+                    },
+                    track_id: None,
+                    track_score: None,
+                    gt_id: Some(g.track_id),
+                    iou: 0.0,
+                });
+            }
+        }
+    }
+}
+
 fn overlap_of_a(a: &BBox2, dc: &BBox2) -> f64 {
     let w = f64::from(a.x2.min(dc.x2) - a.x1.max(dc.x1));
     let h = f64::from(a.y2.min(dc.y2) - a.y1.max(dc.y1));
@@ -308,6 +439,7 @@ fn run(
     recall_thres: f64,
     state: &mut PassState,
     mut hota: Option<&mut HotaAccumulator>,
+    mut explain: Option<&mut Vec<MatchRecord>>,
 ) -> Pass {
     let mut solver = Assignment::new();
     let mut sol = Vec::new();
@@ -406,6 +538,18 @@ fn run(
             st.fn_ += (unmatched - ignored_fn).max(0) as u64;
             st.fp += (nt as i64 - tmptp - n_ignored_hyp - ignored_tp).max(0) as u64;
 
+            if let Some(records) = explain.as_deref_mut() {
+                let ctx = FrameOutcomes {
+                    sequence: seq_idx,
+                    frame: f_idx,
+                    hyp: &hyp,
+                    gt_trk: &gt_trk,
+                    gt_ignored: &gt_ignored,
+                    hyp_ignored: &hyp_ignored,
+                    iou: &iou,
+                };
+                ctx.record(f, &mean, records);
+            }
             if let Some(h) = hota.as_deref_mut() {
                 // TrackEval-style preprocessing: drop ignored ground truth, hypotheses matched
                 // to it, and ignored hypotheses.
@@ -547,6 +691,7 @@ mod tests {
             1.0,
             &mut state,
             None,
+            None,
         )
     }
 
@@ -575,11 +720,84 @@ mod tests {
                 ],
             });
         }
-        let r = evaluate_class(&[seq], &KittiEvalParams::default());
+        let mut records = Vec::new();
+        let r = evaluate_class(&[seq], &KittiEvalParams::default(), Some(&mut records));
         assert!((r.best.mota - 1.0).abs() < 1e-12, "{r:?}");
         assert_eq!(r.best.fp, 0);
         assert!(r.samota > 0.99, "{}", r.samota);
+        assert!(r.samota <= r.samota_ceiling);
         assert!((r.hota.hota - 1.0).abs() < 1e-9);
+        // Explained: both true tracks matched in every frame, the false one thresholded away.
+        let count = |o: Outcome| records.iter().filter(|r| r.outcome == o).count();
+        assert_eq!(count(Outcome::TruePositive), 100);
+        assert_eq!(count(Outcome::BelowThreshold), 50);
+        assert_eq!(records.len(), 150);
+        let below = records
+            .iter()
+            .find(|r| r.outcome == Outcome::BelowThreshold)
+            .unwrap();
+        assert_eq!((below.track_id, below.track_score), (Some(7), Some(0.125)));
+        assert!(
+            records
+                .iter()
+                .filter(|r| r.outcome == Outcome::TruePositive)
+                .all(|r| r.iou > 0.99 && r.gt_id == Some(r.track_id.unwrap() - 5))
+        );
+    }
+
+    #[test]
+    fn samota_cannot_exceed_the_recall_the_hypotheses_reach() {
+        // Two objects, only one ever tracked: recall 0.5, so at most 20 of the 40 steps.
+        let mut seq = KittiSequence::default();
+        for k in 0..40 {
+            let x = 10.0 + k as f64 * 0.5;
+            seq.frames.push(KittiFrame {
+                gt: vec![gt(0, x), gt(1, x + 20.0)],
+                dont_care: vec![],
+                hyp: vec![hyp(5, x, 0.75)],
+            });
+        }
+        let r = evaluate_class(&[seq], &KittiEvalParams::default(), None);
+        assert!(
+            (r.samota_ceiling - 0.5).abs() < 1e-12,
+            "{}",
+            r.samota_ceiling
+        );
+        assert!(r.samota <= r.samota_ceiling + 1e-12, "{}", r.samota);
+        assert!((r.best.mota - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn explain_names_misses_false_positives_and_ignored() {
+        let mut ignored = gt(1, 30.0);
+        ignored.occlusion = 3;
+        let mut small = hyp(8, 50.0, 0.9);
+        small.bbox2 = BBox2::new(0.0, 0.0, 10.0, 20.0);
+        let frame = KittiFrame {
+            gt: vec![gt(0, 10.0), ignored, gt(2, 90.0)],
+            dont_care: vec![],
+            hyp: vec![hyp(5, 10.0, 0.9), hyp(6, 70.0, 0.9), small],
+        };
+        let seqs = [KittiSequence {
+            frames: vec![frame],
+        }];
+        let mut records = Vec::new();
+        evaluate_class(&seqs, &KittiEvalParams::default(), Some(&mut records));
+        let mut got: Vec<(Outcome, Option<i64>, Option<i64>)> = records
+            .iter()
+            .map(|r| (r.outcome, r.track_id, r.gt_id))
+            .collect();
+        got.sort_by_key(|g| format!("{g:?}"));
+        assert_eq!(
+            got,
+            vec![
+                (Outcome::FalsePositive, Some(6), None),
+                (Outcome::IgnoredHypothesis, Some(8), None),
+                (Outcome::IgnoredMiss, None, Some(1)),
+                (Outcome::Miss, None, Some(2)),
+                (Outcome::TruePositive, Some(5), Some(0)),
+            ]
+        );
     }
 
     #[test]
@@ -651,15 +869,15 @@ mod tests {
         let seqs = followed(&[0.75, 0.45, 0.25, 0.8, 0.83, 0.9]);
         let params = KittiEvalParams::default();
         let mut state = PassState::new(&seqs);
-        let first = run(&seqs, &params, -1e4, 1.0, &mut state, None);
+        let first = run(&seqs, &params, -1e4, 1.0, &mut state, None, None);
         assert_eq!(first.scores[0], 0.6633333333333333);
-        let p = run(&seqs, &params, first.scores[0], 1.0, &mut state, None);
+        let p = run(&seqs, &params, first.scores[0], 1.0, &mut state, None, None);
         assert_eq!((p.stats.tp, p.stats.fn_), (0, 6));
         // Means that survive re-averaging keep the track.
         let seqs = followed(&[0.9, 0.8, 0.7]);
         let mut state = PassState::new(&seqs);
-        let first = run(&seqs, &params, -1e4, 1.0, &mut state, None);
-        let p = run(&seqs, &params, first.scores[0], 1.0, &mut state, None);
+        let first = run(&seqs, &params, -1e4, 1.0, &mut state, None, None);
+        let p = run(&seqs, &params, first.scores[0], 1.0, &mut state, None, None);
         assert_eq!((p.stats.tp, p.stats.fn_), (3, 0));
     }
 
@@ -678,10 +896,10 @@ mod tests {
         }];
         let params = KittiEvalParams::default();
         let mut state = PassState::new(&seqs);
-        let p = run(&seqs, &params, -1e4, 1.0, &mut state, None);
+        let p = run(&seqs, &params, -1e4, 1.0, &mut state, None, None);
         assert_eq!((p.stats.fp, p.stats.fn_), (0, 1));
         state.matched[0][0][0] = true;
-        let p = run(&seqs, &params, -1e4, 1.0, &mut state, None);
+        let p = run(&seqs, &params, -1e4, 1.0, &mut state, None, None);
         assert_eq!((p.stats.fp, p.stats.fn_), (1, 1));
     }
 }

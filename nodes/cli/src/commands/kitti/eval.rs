@@ -10,7 +10,10 @@
 //! `fusionrt_eval::kitti` for the rules. Labels with track id -1 are ignored (DontCare rows
 //! become ignore regions). Prints one table row per class (percentages); `--json` writes all
 //! numbers. `R(all)` is the recall with every hypothesis kept, the most any score threshold
-//! can reach (and so a bound on MOTA).
+//! can reach (and so a bound on MOTA); `sAMOTA≤` is the most sAMOTA these hypotheses could
+//! score, one per 1/40 recall step they reach. `--explain FILE` writes what became of every
+//! hypothesis and ground-truth object at the threshold of best MOTA (true or false positive,
+//! ignored, below threshold, miss), for finding where the errors are.
 
 use crate::exit::bad_input;
 use clap::Args;
@@ -18,6 +21,7 @@ use fusionrt_eval::kitti::{
     KittiClassResult, KittiEvalParams, KittiFrame, KittiGt, KittiHyp, KittiSequence, evaluate_class,
 };
 use fusionrt_kitti::tracking::{LabelType, TrackingRow, read_seqmap, read_tracking_file};
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
 /// Arguments of `fusionrt kitti eval`.
@@ -38,6 +42,12 @@ pub struct KittiEvalArgs {
     /// Also write the full results as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Also write the outcome of every hypothesis and ground-truth object at the threshold of
+    /// best MOTA to this file, one per line: class sequence frame outcome track_id track_score
+    /// gt_id iou (`-` where none). Outcomes: TruePositive, IgnoredMatch, FalsePositive,
+    /// IgnoredHypothesis, BelowThreshold, Miss, IgnoredMiss.
+    #[arg(long)]
+    explain: Option<PathBuf>,
 }
 
 /// The evaluated classes and their neighbouring (ignored) classes.
@@ -101,6 +111,10 @@ fn build(
     KittiSequence { frames }
 }
 
+fn or_dash<T: std::fmt::Display>(v: Option<T>) -> String {
+    v.map_or_else(|| "-".to_owned(), |v| v.to_string())
+}
+
 impl KittiEvalArgs {
     /// Runs the command.
     pub fn execute(self) -> anyhow::Result<()> {
@@ -135,8 +149,9 @@ impl KittiEvalArgs {
             ..KittiEvalParams::default()
         };
         let mut all: Vec<(&str, KittiClassResult)> = Vec::new();
+        let mut explained = String::new();
         println!(
-            "{:<11} {:>7} {:>7} {:>7} {:>7} {:>7} {:>5} {:>5} {:>6} {:>6} {:>6} {:>7} {:>7} {:>7} {:>7}",
+            "{:<11} {:>7} {:>7} {:>7} {:>7} {:>7} {:>5} {:>5} {:>6} {:>6} {:>6} {:>7} {:>7} {:>7} {:>7} {:>7}",
             "class",
             "sAMOTA",
             "AMOTA",
@@ -151,16 +166,35 @@ impl KittiEvalArgs {
             "HOTA",
             "DetA",
             "AssA",
-            "R(all)"
+            "R(all)",
+            "sAMOTA≤"
         );
         for (name, class, neighbour) in CLASSES {
             let data: Vec<KittiSequence> = loaded
                 .iter()
                 .map(|(l, r, n)| build(l, r, *n, class, neighbour))
                 .collect();
-            let r = evaluate_class(&data, &params);
+            let mut records = Vec::new();
+            let r = evaluate_class(
+                &data,
+                &params,
+                self.explain.is_some().then_some(&mut records),
+            );
+            for m in &records {
+                writeln!(
+                    explained,
+                    "{name} {} {} {:?} {} {} {} {:.4}",
+                    seqs[m.sequence].name,
+                    m.frame,
+                    m.outcome,
+                    or_dash(m.track_id),
+                    or_dash(m.track_score.map(|s| format!("{s:.6}"))),
+                    or_dash(m.gt_id),
+                    m.iou
+                )?;
+            }
             println!(
-                "{:<11} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>5} {:>5} {:>6} {:>6} {:>6} {:>7.2} {:>7.2} {:>7.2} {:>7.2}",
+                "{:<11} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>5} {:>5} {:>6} {:>6} {:>6} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>7.2}",
                 name,
                 100.0 * r.samota,
                 100.0 * r.amota,
@@ -176,8 +210,13 @@ impl KittiEvalArgs {
                 100.0 * r.hota.deta,
                 100.0 * r.hota.assa,
                 100.0 * r.unthresholded.recall,
+                100.0 * r.samota_ceiling,
             );
             all.push((name, r));
+        }
+        if let Some(path) = &self.explain {
+            std::fs::write(path, explained)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         }
         if let Some(path) = &self.json {
             let map: std::collections::BTreeMap<&str, &KittiClassResult> =
