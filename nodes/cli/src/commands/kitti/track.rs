@@ -57,7 +57,8 @@ pub struct KittiTrackArgs {
     /// written, in view or not.
     #[arg(long, conflicts_with = "calib")]
     no_calib: bool,
-    /// Tracker config (YAML, `TrackerConfig` keys); default: the KITTI-tuned parameters.
+    /// Tracker config (YAML, `TrackerConfig` keys); default: the KITTI-tuned parameters, also
+    /// shipped as launch/kitti_tracking.yaml to copy and change.
     #[arg(long)]
     config: Option<PathBuf>,
     /// Seed of the 128-bit track ids.
@@ -234,5 +235,18 @@ impl KittiTrackArgs {
             frames as f64 / secs
         );
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_kitti_yaml_is_the_default_config() {
+        let shipped = include_str!("../../../../../launch/kitti_tracking.yaml");
+        let parsed: TrackerConfig =
+            fusionrt_core::config::parse_yaml(shipped, "launch/kitti_tracking.yaml").unwrap();
+        assert_eq!(parsed, kitti_config());
     }
 }
