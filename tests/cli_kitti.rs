@@ -42,8 +42,10 @@ fn track(dets: &Path, seqmap: &Path, out: &Path, extra: &[&str]) -> std::process
     fusionrt(&args)
 }
 
-/// Runs `kitti eval` with `--json`, prints its table and returns the JSON report.
+/// Runs `kitti eval` with `--json` and `--explain JSON.explain`, prints its table and returns
+/// the JSON report.
 fn eval_json(results: &Path, labels: &Path, seqmap: &Path, json: &Path) -> serde_json::Value {
+    let explain = json.with_extension("explain");
     let eval = fusionrt(&[
         "kitti",
         "eval",
@@ -55,6 +57,8 @@ fn eval_json(results: &Path, labels: &Path, seqmap: &Path, json: &Path) -> serde
         seqmap.to_str().unwrap(),
         "--json",
         json.to_str().unwrap(),
+        "--explain",
+        explain.to_str().unwrap(),
     ]);
     assert!(eval.status.success(), "{eval:?}");
     println!("{}", String::from_utf8_lossy(&eval.stdout));
@@ -169,6 +173,29 @@ fn tracks_and_scores_a_real_sequence() {
     assert!(
         recall_all >= car["best"]["recall"].as_f64().unwrap(),
         "{car}"
+    );
+    assert!(
+        car["samota"].as_f64() <= car["samota_ceiling"].as_f64(),
+        "{car}"
+    );
+    // --explain: one line per outcome, adding up to the counts at the best threshold.
+    let explained = std::fs::read_to_string(root.join("eval.explain")).unwrap();
+    let count = |outcomes: &[&str]| {
+        explained
+            .lines()
+            .filter(|l| {
+                let f: Vec<&str> = l.split(' ').collect();
+                assert_eq!(f.len(), 8, "{l}");
+                f[0] == "Car" && f[1] == "0003" && outcomes.contains(&f[3])
+            })
+            .count() as u64
+    };
+    let best = &car["best"];
+    assert_eq!(count(&["FalsePositive"]), best["fp"].as_u64().unwrap());
+    assert_eq!(count(&["Miss"]), best["fn_"].as_u64().unwrap());
+    assert_eq!(
+        count(&["TruePositive", "IgnoredMatch"]),
+        best["tp"].as_u64().unwrap()
     );
 
     // --no-calib writes every track, in view or not: more rows.

@@ -210,6 +210,51 @@ pub struct MatchRecord {
     pub iou: f64,
 }
 
+/// Where the false positives of an explained evaluation sit within their tracks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct FalsePositiveBreakdown {
+    /// In tracks never matched to ground truth (false tracks).
+    pub false_tracks: u64,
+    /// Before a track's first match: often an object the labels start later.
+    pub before_first_match: u64,
+    /// After a track's last match: the track outlived its object.
+    pub after_last_match: u64,
+    /// Between two matches of a track (localisation or an id taken over).
+    pub between_matches: u64,
+}
+
+impl FalsePositiveBreakdown {
+    /// Sorts the false positives of `records` (one class) by their place in their track.
+    pub fn of(records: &[MatchRecord]) -> Self {
+        // Per (sequence, track): frames of its matches.
+        let mut matched: BTreeMap<(usize, i64), (usize, usize)> = BTreeMap::new();
+        for r in records {
+            if let (Outcome::TruePositive | Outcome::IgnoredMatch, Some(id)) =
+                (r.outcome, r.track_id)
+            {
+                let e = matched
+                    .entry((r.sequence, id))
+                    .or_insert((r.frame, r.frame));
+                e.0 = e.0.min(r.frame);
+                e.1 = e.1.max(r.frame);
+            }
+        }
+        let mut b = Self::default();
+        for r in records
+            .iter()
+            .filter(|r| r.outcome == Outcome::FalsePositive)
+        {
+            match r.track_id.and_then(|id| matched.get(&(r.sequence, id))) {
+                None => b.false_tracks += 1,
+                Some((first, _)) if r.frame < *first => b.before_first_match += 1,
+                Some((_, last)) if r.frame > *last => b.after_last_match += 1,
+                Some(_) => b.between_matches += 1,
+            }
+        }
+        b
+    }
+}
+
 struct Pass {
     stats: ClearMot,
     scores: Vec<f64>,
@@ -765,6 +810,40 @@ mod tests {
         );
         assert!(r.samota <= r.samota_ceiling + 1e-12, "{}", r.samota);
         assert!((r.best.mota - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn false_positives_are_placed_within_their_tracks() {
+        let rec = |frame: usize, outcome: Outcome, track: i64| MatchRecord {
+            sequence: 0,
+            frame,
+            outcome,
+            track_id: Some(track),
+            track_score: Some(1.0),
+            gt_id: None,
+            iou: 0.0,
+        };
+        use Outcome::{FalsePositive as Fp, IgnoredMatch, TruePositive as Tp};
+        let records = [
+            rec(0, Fp, 1),
+            rec(1, Fp, 1),
+            rec(2, Tp, 1),
+            rec(3, Fp, 1),
+            rec(4, IgnoredMatch, 1),
+            rec(5, Fp, 1),
+            rec(0, Fp, 2),
+            rec(1, Fp, 2),
+        ];
+        let b = FalsePositiveBreakdown::of(&records);
+        assert_eq!(
+            b,
+            FalsePositiveBreakdown {
+                false_tracks: 2,
+                before_first_match: 2,
+                after_last_match: 1,
+                between_matches: 1,
+            }
+        );
     }
 
     #[test]

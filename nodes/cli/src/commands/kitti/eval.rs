@@ -13,12 +13,15 @@
 //! can reach (and so a bound on MOTA); `sAMOTA≤` is the most sAMOTA these hypotheses could
 //! score, one per 1/40 recall step they reach. `--explain FILE` writes what became of every
 //! hypothesis and ground-truth object at the threshold of best MOTA (true or false positive,
-//! ignored, below threshold, miss), for finding where the errors are.
+//! ignored, below threshold, miss), for finding where the errors are, and prints where the
+//! false positives sit in their tracks: in false tracks, before a track's first match (often an
+//! object whose labels start later), after its last match, or between matches.
 
 use crate::exit::bad_input;
 use clap::Args;
 use fusionrt_eval::kitti::{
-    KittiClassResult, KittiEvalParams, KittiFrame, KittiGt, KittiHyp, KittiSequence, evaluate_class,
+    FalsePositiveBreakdown, KittiClassResult, KittiEvalParams, KittiFrame, KittiGt, KittiHyp,
+    KittiSequence, evaluate_class,
 };
 use fusionrt_kitti::tracking::{LabelType, TrackingRow, read_seqmap, read_tracking_file};
 use std::fmt::Write as _;
@@ -150,6 +153,7 @@ impl KittiEvalArgs {
         };
         let mut all: Vec<(&str, KittiClassResult)> = Vec::new();
         let mut explained = String::new();
+        let mut breakdowns = Vec::new();
         println!(
             "{:<11} {:>7} {:>7} {:>7} {:>7} {:>7} {:>5} {:>5} {:>6} {:>6} {:>6} {:>7} {:>7} {:>7} {:>7} {:>7}",
             "class",
@@ -180,6 +184,9 @@ impl KittiEvalArgs {
                 &params,
                 self.explain.is_some().then_some(&mut records),
             );
+            if self.explain.is_some() {
+                breakdowns.push((name, FalsePositiveBreakdown::of(&records)));
+            }
             for m in &records {
                 writeln!(
                     explained,
@@ -213,6 +220,23 @@ impl KittiEvalArgs {
                 100.0 * r.samota_ceiling,
             );
             all.push((name, r));
+        }
+        if !breakdowns.is_empty() {
+            println!("false positives by their place in the track:");
+            println!(
+                "{:<11} {:>12} {:>12} {:>11} {:>8}",
+                "class", "false track", "before 1st", "after last", "between"
+            );
+            for (name, b) in &breakdowns {
+                println!(
+                    "{:<11} {:>12} {:>12} {:>11} {:>8}",
+                    name,
+                    b.false_tracks,
+                    b.before_first_match,
+                    b.after_last_match,
+                    b.between_matches
+                );
+            }
         }
         if let Some(path) = &self.explain {
             std::fs::write(path, explained)
