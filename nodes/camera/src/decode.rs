@@ -140,32 +140,22 @@ impl Decoder {
         out: &mut Vec<Candidate>,
     ) -> Result<(), CameraError> {
         let rows = 4 + self.classes;
-        let found = outputs.iter().find_map(|(shape, data)| {
-            let dims: Vec<i64> = shape.iter().copied().skip_while(|&d| d == 1).collect();
-            (dims.len() == 2 && dims[0] == rows as i64 && data.len() == rows * dims[1] as usize)
-                .then_some((dims[1] as usize, *data))
-        });
-        let Some((n, data)) = found else {
-            return Err(CameraError::Output(format!(
-                "yolov8: no output [1, {rows}, N] (outputs: {:?})",
-                outputs.iter().map(|(s, _)| s.to_vec()).collect::<Vec<_>>()
-            )));
+        // [1, 4 + classes, N]: one column per anchor.
+        let Some((dims, data)) = find_matrix(outputs, |d| d[0] == rows as i64) else {
+            return Err(missing_output(
+                "yolov8",
+                &format!("[1, {rows}, N]"),
+                outputs,
+            ));
         };
+        let n = dims[1] as usize;
         for a in 0..n {
-            let (mut best, mut class_id) = (f32::NEG_INFINITY, 0);
-            for k in 0..self.classes {
-                let s = data[(4 + k) * n + a];
-                if s > best {
-                    best = s;
-                    class_id = k;
-                }
-            }
+            let (best, class_id) = best_class((0..self.classes).map(|k| data[(4 + k) * n + a]));
             if best < threshold {
                 continue;
             }
             let (cx, cy, w, h) = (data[a], data[n + a], data[2 * n + a], data[3 * n + a]);
-            let bbox = [cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0];
-            out.push(map.candidate(bbox, best, class_id as u32));
+            out.push(map.candidate(center_box(cx, cy, w, h), best, class_id));
         }
         Ok(())
     }
@@ -178,39 +168,65 @@ impl Decoder {
         out: &mut Vec<Candidate>,
     ) -> Result<(), CameraError> {
         let cols = 5 + self.classes;
-        let found = outputs.iter().find_map(|(shape, data)| {
-            let dims: Vec<i64> = shape.iter().copied().skip_while(|&d| d == 1).collect();
-            (dims.len() == 2 && dims[1] == cols as i64 && data.len() == cols * dims[0] as usize)
-                .then_some(*data)
-        });
-        let Some(data) = found else {
-            return Err(CameraError::Output(format!(
-                "yolox: no output [1, N, {cols}] (outputs: {:?})",
-                outputs.iter().map(|(s, _)| s.to_vec()).collect::<Vec<_>>()
-            )));
+        // [1, N, 5 + classes]: one row per anchor, objectness in column 4.
+        let Some((_, data)) = find_matrix(outputs, |d| d[1] == cols as i64) else {
+            return Err(missing_output("yolox", &format!("[1, N, {cols}]"), outputs));
         };
         for row in data.chunks_exact(cols) {
             let obj = row[4];
             if obj < threshold {
                 continue;
             }
-            let (mut best, mut class_id) = (f32::NEG_INFINITY, 0);
-            for (k, &s) in row[5..].iter().enumerate() {
-                if s > best {
-                    best = s;
-                    class_id = k;
-                }
-            }
+            let (best, class_id) = best_class(row[5..].iter().copied());
             let score = obj * best;
             if score < threshold {
                 continue;
             }
-            let (cx, cy, w, h) = (row[0], row[1], row[2], row[3]);
-            let bbox = [cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0];
-            out.push(map.candidate(bbox, score, class_id as u32));
+            out.push(map.candidate(center_box(row[0], row[1], row[2], row[3]), score, class_id));
         }
         Ok(())
     }
+}
+
+/// The first output that is a 2D matrix (leading 1s dropped) whose dims satisfy `accept`, with
+/// the data length matching: its dims and data.
+fn find_matrix<'a>(
+    outputs: &[OutputView<'a>],
+    accept: impl Fn(&[i64]) -> bool,
+) -> Option<([i64; 2], &'a [f32])> {
+    outputs.iter().find_map(|(shape, data)| {
+        let dims: Vec<i64> = shape.iter().copied().skip_while(|&d| d == 1).collect();
+        (dims.len() == 2
+            && dims.iter().all(|&d| d > 0)
+            && data.len() as i64 == dims[0] * dims[1]
+            && accept(&dims))
+        .then_some(([dims[0], dims[1]], *data))
+    })
+}
+
+/// The error for a model without the output a decoder needs, listing the shapes it has.
+fn missing_output(decoder: &str, wanted: &str, outputs: &[OutputView<'_>]) -> CameraError {
+    CameraError::Output(format!(
+        "{decoder}: no output {wanted} (outputs: {:?})",
+        outputs.iter().map(|(s, _)| s.to_vec()).collect::<Vec<_>>()
+    ))
+}
+
+/// The highest score and its class index.
+fn best_class(scores: impl Iterator<Item = f32>) -> (f32, u32) {
+    let (mut best, mut class_id) = (f32::NEG_INFINITY, 0);
+    for (k, s) in scores.enumerate() {
+        if s > best {
+            best = s;
+            class_id = k as u32;
+        }
+    }
+    (best, class_id)
+}
+
+/// Corner box `[x1, y1, x2, y2]` of a center-size box.
+fn center_box(cx: f32, cy: f32, w: f32, h: f32) -> [f32; 4] {
+    [cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0]
 }
 
 /// Maps input pixels of one region to image pixels.
