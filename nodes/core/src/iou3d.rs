@@ -206,7 +206,16 @@ fn hull_area(ca: &[[f64; 2]; 4], cb: &[[f64; 2]; 4]) -> f64 {
     let mut pts = [[0.0; 2]; 8];
     pts[..4].copy_from_slice(ca);
     pts[4..].copy_from_slice(cb);
-    pts.sort_by(|p, q| p[0].total_cmp(&q[0]).then(p[1].total_cmp(&q[1])));
+    // Insertion sort by (x, y): for eight points cheaper than the generic sort.
+    for i in 1..pts.len() {
+        let p = pts[i];
+        let mut j = i;
+        while j > 0 && (p[0] < pts[j - 1][0] || (p[0] == pts[j - 1][0] && p[1] < pts[j - 1][1])) {
+            pts[j] = pts[j - 1];
+            j -= 1;
+        }
+        pts[j] = p;
+    }
     let mut hull = [[0.0; 2]; 16];
     let mut k = 0usize;
     for p in pts.iter() {

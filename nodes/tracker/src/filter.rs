@@ -196,11 +196,26 @@ impl ObjectFilter {
         if dt <= 0.0 {
             return;
         }
-        let f = self.jacobian(dt);
         let q = self.process_noise(params, dt);
+        if self.model == MotionModelKind::ConstantVelocity {
+            // F = I + dt * (position <- velocity): F P F^T as row and column operations.
+            for (pos, vel) in [(0, 4), (1, 5), (2, 6)] {
+                let row = self.p.row(vel) * dt;
+                let mut target = self.p.row_mut(pos);
+                target += row;
+            }
+            for (pos, vel) in [(0, 4), (1, 5), (2, 6)] {
+                let col = self.p.column(vel) * dt;
+                let mut target = self.p.column_mut(pos);
+                target += col;
+            }
+            self.p += q;
+        } else {
+            let f = self.jacobian(dt);
+            self.p = f * self.p * f.transpose() + q;
+        }
         self.x = self.transition(&self.x, dt);
         self.x[3] = wrap_angle(self.x[3]);
-        self.p = f * self.p * f.transpose() + q;
     }
 
     /// The measured pose with its heading flipped by pi where that brings it within pi/2 of the
@@ -318,6 +333,21 @@ impl ObjectFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn constant_velocity_covariance_prediction_equals_f_p_ft() {
+        let p = params(MotionModelKind::ConstantVelocity);
+        let mut f = ObjectFilter::new(&p, Vector4::new(1.0, 2.0, 0.5, 0.3), 4.0);
+        // A full, symmetric covariance: every block of F P F^T matters.
+        let a = Cov::from_fn(|i, j| ((i * 7 + j) as f64 * 0.37).sin());
+        f.p = a * a.transpose() + Cov::identity();
+        let expected = {
+            let jac = f.jacobian(0.1);
+            jac * f.p * jac.transpose() + f.process_noise(&p, 0.1)
+        };
+        f.predict(&p, 0.1);
+        assert!((f.p - expected).abs().max() < 1e-12, "{}", f.p - expected);
+    }
 
     fn params(model: MotionModelKind) -> ClassParams {
         ClassParams {
