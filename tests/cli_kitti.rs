@@ -190,6 +190,8 @@ fn tracks_and_scores_a_real_sequence() {
             })
             .count() as u64
     };
+    let oracle = car["oracle_mota"].as_f64().unwrap();
+    assert!(oracle > 0.5 && oracle <= 1.0, "{car}");
     let best = &car["best"];
     assert_eq!(count(&["FalsePositive"]), best["fp"].as_u64().unwrap());
     assert_eq!(count(&["Miss"]), best["fn_"].as_u64().unwrap());

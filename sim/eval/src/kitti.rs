@@ -169,6 +169,10 @@ pub struct KittiClassResult {
     pub best_threshold: f64,
     /// HOTA at that threshold.
     pub hota: HotaSummary,
+    /// With `explain` only: the MOTA of publishing exactly the tracks that have more true than
+    /// false positives with every hypothesis kept (id switches left out). What a perfect track
+    /// score could reach with these tracks; see [`oracle_mota`].
+    pub oracle_mota: Option<f64>,
 }
 
 /// What became of one hypothesis or one ground-truth object in the pass at the threshold of
@@ -208,6 +212,30 @@ pub struct MatchRecord {
     pub gt_id: Option<i64>,
     /// 3D IoU of the match (0 when unmatched).
     pub iou: f64,
+}
+
+/// The MOTA of an oracle track selection, from the records of a pass that kept every hypothesis:
+/// each track is published whole when it has more true than false positives, else left out
+/// (its true positives become misses). Errors are the misses plus, per track, the smaller of its
+/// true and false positive counts; id switches are left out. Removing a track could let another
+/// match in its place, so this is an estimate, not a bound.
+pub fn oracle_mota(records: &[MatchRecord], num_gt: u64) -> f64 {
+    let mut per_track: BTreeMap<(usize, i64), (u64, u64)> = BTreeMap::new();
+    let mut misses = 0u64;
+    for r in records {
+        match (r.outcome, r.track_id) {
+            (Outcome::TruePositive, Some(id)) => {
+                per_track.entry((r.sequence, id)).or_default().0 += 1
+            }
+            (Outcome::FalsePositive, Some(id)) => {
+                per_track.entry((r.sequence, id)).or_default().1 += 1;
+            }
+            (Outcome::Miss, _) => misses += 1,
+            _ => {}
+        }
+    }
+    let errors = misses + per_track.values().map(|&(tp, fp)| tp.min(fp)).sum::<u64>();
+    1.0 - errors as f64 / num_gt.max(1) as f64
 }
 
 /// Where the false positives of an explained evaluation sit within their tracks.
@@ -318,11 +346,23 @@ pub fn evaluate_class(
     explain: Option<&mut Vec<MatchRecord>>,
 ) -> KittiClassResult {
     let mut state = PassState::new(seqs);
-    let first = run(seqs, params, -10000.0, 1.0, &mut state, None, None);
+    let mut all_kept = Vec::new();
+    let first = run(
+        seqs,
+        params,
+        -10000.0,
+        1.0,
+        &mut state,
+        None,
+        explain.is_some().then_some(&mut all_kept),
+    );
     let num_gt = first.stats.tp + first.stats.fn_;
     let (thresholds, recalls) = get_thresholds(&first.scores, num_gt);
     let mut result = KittiClassResult {
         unthresholded: first.stats,
+        oracle_mota: explain
+            .is_some()
+            .then(|| oracle_mota(&all_kept, first.stats.num_gt)),
         ..KittiClassResult::default()
     };
     let (mut best_mota, mut best_threshold) = (0.0, -10000.0);
@@ -772,6 +812,7 @@ mod tests {
         assert!(r.samota > 0.99, "{}", r.samota);
         assert!(r.samota <= r.samota_ceiling);
         assert!((r.hota.hota - 1.0).abs() < 1e-9);
+        assert_eq!(r.oracle_mota, Some(1.0));
         // Explained: both true tracks matched in every frame, the false one thresholded away.
         let count = |o: Outcome| records.iter().filter(|r| r.outcome == o).count();
         assert_eq!(count(Outcome::TruePositive), 100);
@@ -810,6 +851,34 @@ mod tests {
         );
         assert!(r.samota <= r.samota_ceiling + 1e-12, "{}", r.samota);
         assert!((r.best.mota - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn the_oracle_keeps_tracks_with_more_true_than_false_positives() {
+        let rec = |outcome: Outcome, track: Option<i64>| MatchRecord {
+            sequence: 0,
+            frame: 0,
+            outcome,
+            track_id: track,
+            track_score: None,
+            gt_id: None,
+            iou: 0.0,
+        };
+        use Outcome::{FalsePositive as Fp, Miss, TruePositive as Tp};
+        // Track 1: 3 TP, 1 FP (kept: 1 error); track 2: 1 TP, 2 FP (left out: 1 error);
+        // 2 misses. 4 errors over 6 ground-truth objects.
+        let records = [
+            rec(Tp, Some(1)),
+            rec(Tp, Some(1)),
+            rec(Tp, Some(1)),
+            rec(Fp, Some(1)),
+            rec(Tp, Some(2)),
+            rec(Fp, Some(2)),
+            rec(Fp, Some(2)),
+            rec(Miss, None),
+            rec(Miss, None),
+        ];
+        assert!((oracle_mota(&records, 6) - (1.0 - 4.0 / 6.0)).abs() < 1e-12);
     }
 
     #[test]

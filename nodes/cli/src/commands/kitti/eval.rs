@@ -15,7 +15,9 @@
 //! hypothesis and ground-truth object at the threshold of best MOTA (true or false positive,
 //! ignored, below threshold, miss), for finding where the errors are, and prints where the
 //! false positives sit in their tracks: in false tracks, before a track's first match (often an
-//! object whose labels start later), after its last match, or between matches.
+//! object whose labels start later), after its last match, or between matches; and the MOTA
+//! of an oracle that publishes exactly the tracks with more true than false positives (what a
+//! perfect track score could reach with these tracks).
 
 use crate::exit::bad_input;
 use clap::Args;
@@ -185,7 +187,7 @@ impl KittiEvalArgs {
                 self.explain.is_some().then_some(&mut records),
             );
             if self.explain.is_some() {
-                breakdowns.push((name, FalsePositiveBreakdown::of(&records)));
+                breakdowns.push((name, FalsePositiveBreakdown::of(&records), r.oracle_mota));
             }
             for m in &records {
                 writeln!(
@@ -222,19 +224,22 @@ impl KittiEvalArgs {
             all.push((name, r));
         }
         if !breakdowns.is_empty() {
-            println!("false positives by their place in the track:");
             println!(
-                "{:<11} {:>12} {:>12} {:>11} {:>8}",
-                "class", "false track", "before 1st", "after last", "between"
+                "false positives by their place in the track; MOTA of the oracle track selection:"
             );
-            for (name, b) in &breakdowns {
+            println!(
+                "{:<11} {:>12} {:>12} {:>11} {:>8} {:>12}",
+                "class", "false track", "before 1st", "after last", "between", "oracle MOTA"
+            );
+            for (name, b, oracle) in &breakdowns {
                 println!(
-                    "{:<11} {:>12} {:>12} {:>11} {:>8}",
+                    "{:<11} {:>12} {:>12} {:>11} {:>8} {:>12.2}",
                     name,
                     b.false_tracks,
                     b.before_first_match,
                     b.after_last_match,
-                    b.between_matches
+                    b.between_matches,
+                    100.0 * oracle.unwrap_or(f64::NAN)
                 );
             }
         }
