@@ -42,6 +42,15 @@ fn track(dets: &Path, seqmap: &Path, out: &Path, extra: &[&str]) -> std::process
     fusionrt(&args)
 }
 
+/// `$FUSIONRT_DATA/kitti_tracking`, or `None` (and a note that the test is skipped) without it.
+fn kitti_tracking_data() -> Option<PathBuf> {
+    let data = std::env::var_os("FUSIONRT_DATA");
+    if data.is_none() {
+        println!("skipped: FUSIONRT_DATA is not set");
+    }
+    Some(PathBuf::from(data?).join("kitti_tracking"))
+}
+
 /// Runs `kitti eval` with `--json` and `--explain JSON.explain`, prints its table and returns
 /// the JSON report.
 fn eval_json(results: &Path, labels: &Path, seqmap: &Path, json: &Path) -> serde_json::Value {
@@ -127,11 +136,9 @@ fn a_bad_calibration_file_is_named() {
 
 #[test]
 fn tracks_and_scores_a_real_sequence() {
-    let Some(data) = std::env::var_os("FUSIONRT_DATA") else {
-        println!("skipped: FUSIONRT_DATA is not set");
+    let Some(data) = kitti_tracking_data() else {
         return;
     };
-    let data = PathBuf::from(data).join("kitti_tracking");
     let root = scratch("kitti-real");
     // Sequence 0003: 145 frames, 363 labelled cars.
     let seqmap = root.join("seqmap");
@@ -217,11 +224,9 @@ fn tracks_and_scores_a_real_sequence() {
 /// ulp, so sAMOTA moves in steps; the floors leave room for that.
 #[test]
 fn beats_floors_on_the_ten_kitti_sequences() {
-    let Some(data) = std::env::var_os("FUSIONRT_DATA") else {
-        println!("skipped: FUSIONRT_DATA is not set");
+    let Some(data) = kitti_tracking_data() else {
         return;
     };
-    let data = PathBuf::from(data).join("kitti_tracking");
     let root = scratch("kitti-ten");
     let out = root.join("results");
     let seqmap = data.join("seqmap.train");

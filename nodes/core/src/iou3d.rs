@@ -252,36 +252,35 @@ mod tests {
         Box3::new(Vector3::new(x, y, z), Vector3::new(l, w, h), yaw)
     }
 
+    /// Deterministic random boxes (a 64-bit LCG) with centres in `[0, span)` m.
+    fn random_boxes(span: f64) -> impl FnMut() -> Box3 {
+        let mut s = 12345u64;
+        let mut next = move || {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((s >> 11) as f64) / ((1u64 << 53) as f64)
+        };
+        move || {
+            bx(
+                next() * span,
+                next() * span,
+                next(),
+                1.0 + next() * 4.0,
+                1.0 + next(),
+                1.0 + next(),
+                next() * 6.0,
+            )
+        }
+    }
+
     #[test]
     fn separating_axis_agrees_with_clipping() {
         // Random pairs: the axis test says disjoint exactly when clipping finds no area.
-        let mut state = 12345u64;
-        let mut next = || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((state >> 11) as f64) / ((1u64 << 53) as f64)
-        };
+        let mut random_box = random_boxes(8.0);
         let mut disjoint = 0;
         for _ in 0..5000 {
-            let a = bx(
-                0.0,
-                0.0,
-                0.0,
-                1.0 + 4.0 * next(),
-                0.5 + 2.0 * next(),
-                1.5,
-                6.3 * next(),
-            );
-            let b = bx(
-                8.0 * next() - 4.0,
-                8.0 * next() - 4.0,
-                0.0,
-                1.0 + 4.0 * next(),
-                0.5 + 2.0 * next(),
-                1.5,
-                6.3 * next(),
-            );
+            let (a, b) = (random_box(), random_box());
             let (ca, cb) = (a.bev_corners(), b.bev_corners());
             let clipped = {
                 let (poly, n) = clip_polygon(&ca, &cb);
@@ -345,24 +344,7 @@ mod tests {
 
     #[test]
     fn iou_is_symmetric_on_random_pairs() {
-        let mut s = 12345u64;
-        let mut next = || {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((s >> 11) as f64) / ((1u64 << 53) as f64)
-        };
-        let mut random_box = || {
-            bx(
-                next() * 3.0,
-                next() * 3.0,
-                next(),
-                1.0 + next() * 4.0,
-                1.0 + next(),
-                1.0 + next(),
-                next() * 6.0,
-            )
-        };
+        let mut random_box = random_boxes(3.0);
         for _ in 0..500 {
             let a = random_box();
             let b = random_box();

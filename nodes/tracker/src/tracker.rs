@@ -657,43 +657,30 @@ mod tests {
         cfg.pedestrian.min_hits = 1;
         cfg.bicycle.min_hits = 1;
         cfg.pedestrian.yield_to = vec![ObjectClass::Bicycle];
-        let mut trk = Tracker::new(&cfg, 1);
-        let mut out = Vec::new();
-        let classes = |out: &[Track]| {
+        // The classes published after one frame with a pedestrian and a cyclist detection,
+        // each given as (x, y, score).
+        let published = |ped: (f64, f64, f32), cyc: (f64, f64, f32)| {
+            let mut trk = Tracker::new(&cfg, 1);
+            let mut out = Vec::new();
+            let dets = [
+                det(ObjectClass::Pedestrian, ped.0, ped.1, ped.2),
+                det(ObjectClass::Bicycle, cyc.0, cyc.1, cyc.2),
+            ];
+            trk.update(0, &dets, &mut out);
             let mut c: Vec<ObjectClass> = out.iter().map(|t| t.class).collect();
             c.sort();
             c
         };
+        let both = [ObjectClass::Pedestrian, ObjectClass::Bicycle];
         // A rider seen by both detectors, the cyclist scoring higher: one cyclist track.
-        let rider = [
-            det(ObjectClass::Pedestrian, 10.0, 0.0, 0.6),
-            det(ObjectClass::Bicycle, 10.3, 0.2, 0.8),
-        ];
-        trk.update(0, &rider, &mut out);
-        assert_eq!(classes(&out), [ObjectClass::Bicycle]);
-        // The pedestrian scoring higher, or standing farther than yield_distance_m: both kept.
-        let mut trk = Tracker::new(&cfg, 1);
-        let walker = [
-            det(ObjectClass::Pedestrian, 10.0, 0.0, 0.9),
-            det(ObjectClass::Bicycle, 10.3, 0.2, 0.8),
-        ];
-        trk.update(0, &walker, &mut out);
         assert_eq!(
-            classes(&out),
-            [ObjectClass::Pedestrian, ObjectClass::Bicycle]
+            published((10.0, 0.0, 0.6), (10.3, 0.2, 0.8)),
+            [ObjectClass::Bicycle]
         );
-        let mut trk = Tracker::new(&cfg, 1);
-        let apart = [
-            det(ObjectClass::Pedestrian, 10.0, 0.0, 0.6),
-            det(ObjectClass::Bicycle, 10.0, 1.5, 0.8),
-        ];
-        trk.update(0, &apart, &mut out);
-        assert_eq!(
-            classes(&out),
-            [ObjectClass::Pedestrian, ObjectClass::Bicycle]
-        );
-        // Cyclists do not yield (not configured): a higher-scoring pedestrian keeps both.
-        assert!(cfg.bicycle.yield_to.is_empty());
+        // The pedestrian scoring higher: both kept (cyclists are not set to yield).
+        assert_eq!(published((10.0, 0.0, 0.9), (10.3, 0.2, 0.8)), both);
+        // Farther apart than yield_distance_m: both kept.
+        assert_eq!(published((10.0, 0.0, 0.6), (10.0, 1.5, 0.8)), both);
     }
 
     #[test]
