@@ -204,8 +204,10 @@ impl TrackerConfig {
     /// ../shared/data. Every hit is published (`min_hits` 1) and the published score carries
     /// the confidence, so the evaluation's score thresholds rather than a hard life-cycle rule
     /// drop short false tracks; a pedestrian detection yields to a higher-scoring cyclist
-    /// detection at the same place (PointRCNN's pedestrian model fires on riders); coasting boxes are published for up to three frames, which
-    /// assumes tracks that leave the camera's view are not scored (`kitti track --calib`).
+    /// detection at the same place (PointRCNN's pedestrian model fires on riders); coasting
+    /// boxes are published for up to three frames, which assumes tracks that leave the camera's
+    /// view are not scored (`kitti track --calib`). The same values ship as
+    /// launch/kitti_tracking.yaml.
     pub fn kitti_pointrcnn() -> Self {
         let car = ClassParams {
             association: AssociationMetric::Giou3d,

@@ -31,6 +31,12 @@
 //! HOTA (Luiten et al. 2021, TrackEval's algorithm) is computed on 3D IoU over the same data at
 //! the best-MOTA threshold, after removing ignored ground truth, the hypotheses matched to it and
 //! the ignored hypotheses (TrackEval's KITTI preprocessing, with the 3D IoU gate instead of 2D).
+//!
+//! For finding where the errors are: `samota_ceiling` (the most sAMOTA the hypotheses could
+//! score, from the recall they reach); with `explain`, the outcome of every hypothesis and
+//! ground-truth object at the best threshold ([`MatchRecord`]), where false positives sit in
+//! their tracks ([`FalsePositiveBreakdown`]) and the MOTA of an oracle track selection
+//! ([`oracle_mota`]).
 
 use crate::hota::{HotaAccumulator, HotaSummary};
 use fusionrt_core::assignment::Assignment;
