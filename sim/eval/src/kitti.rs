@@ -17,7 +17,7 @@
 //! rules (including `truncation`-ignored frames resetting the last id).
 //!
 //! Two behaviours of the reference script are reproduced on purpose, because the published
-//! AB3DMOT figures were computed with them ([`PassState`] carries them from pass to pass):
+//! AB3DMOT figures were computed with them (`PassState` carries them from pass to pass):
 //! - each pass overwrites every hypothesis score with its track's mean and the next pass averages
 //!   those means again, so a mean can drift by an ulp, and a track whose mean *is* the threshold
 //!   is then dropped about half of the time;
