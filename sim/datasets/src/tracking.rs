@@ -14,8 +14,9 @@
 //! the algorithms use (x forward = z_cam, y left = -x_cam, z up = -y_cam, geometric center,
 //! yaw = -ry - pi/2), and [`CamBox::from_box3`] converts back exactly.
 //!
-//! Bad input (wrong column count, unparsable or non-finite numbers, negative sizes, frames out of
-//! order) is an error that names the file and the line. An empty detection file is valid: the
+//! Bad input (wrong column count, unparsable or non-finite numbers, negative sizes, positions
+//! beyond [`MAX_COORDINATE_M`] or sizes beyond [`MAX_SIZE_M`], frames out of order) is an error
+//! that names the file and the line. An empty detection file is valid: the
 //! sequence simply has no detections of that class.
 
 use fusionrt_core::geometry::wrap_angle;
@@ -319,6 +320,27 @@ fn finite(path: &Path, line: usize, field: &str, text: &str) -> Result<f64, Trac
     }
 }
 
+/// Largest accepted |x|, |y|, |z| of a box, m: no sensor sees 10 km, so larger is corrupt input.
+pub const MAX_COORDINATE_M: f64 = 10_000.0;
+/// Largest accepted box dimension, m.
+pub const MAX_SIZE_M: f64 = 100.0;
+
+/// A box position coordinate: finite and within [`MAX_COORDINATE_M`].
+fn coordinate(path: &Path, line: usize, field: &str, text: &str) -> Result<f64, TrackingError> {
+    let v = finite(path, line, field, text)?;
+    if v.abs() > MAX_COORDINATE_M {
+        return Err(parse_err(
+            path,
+            line,
+            format!(
+                "position `{field}` = {} m is beyond {MAX_COORDINATE_M} m",
+                text.trim()
+            ),
+        ));
+    }
+    Ok(v)
+}
+
 fn frame_index(path: &Path, line: usize, text: &str) -> Result<u32, TrackingError> {
     // Frames are integers, but some writers print them as floats (`12.0`).
     let v = finite(path, line, "frame", text)?;
@@ -335,6 +357,16 @@ fn size(path: &Path, line: usize, field: &str, text: &str) -> Result<f64, Tracki
             path,
             line,
             format!("negative size `{field}` = {v}"),
+        ));
+    }
+    if v > MAX_SIZE_M {
+        return Err(parse_err(
+            path,
+            line,
+            format!(
+                "size `{field}` = {} m is beyond {MAX_SIZE_M} m",
+                text.trim()
+            ),
         ));
     }
     Ok(v)
@@ -454,9 +486,9 @@ pub fn parse_detections(path: &Path, text: &str) -> Result<Vec<TrackingDetection
                 h: size(path, n, "h", f[7])?,
                 w: size(path, n, "w", f[8])?,
                 l: size(path, n, "l", f[9])?,
-                x: finite(path, n, "x", f[10])?,
-                y: finite(path, n, "y", f[11])?,
-                z: finite(path, n, "z", f[12])?,
+                x: coordinate(path, n, "x", f[10])?,
+                y: coordinate(path, n, "y", f[11])?,
+                z: coordinate(path, n, "z", f[12])?,
                 ry: finite(path, n, "ry", f[13])?,
             },
             alpha: finite(path, n, "alpha", f[14])?,
@@ -508,9 +540,9 @@ pub fn parse_tracking_rows(path: &Path, text: &str) -> Result<Vec<TrackingRow>, 
                 h: dim("h", f[10])?,
                 w: dim("w", f[11])?,
                 l: dim("l", f[12])?,
-                x: finite(path, n, "x", f[13])?,
-                y: finite(path, n, "y", f[14])?,
-                z: finite(path, n, "z", f[15])?,
+                x: coordinate(path, n, "x", f[13])?,
+                y: coordinate(path, n, "y", f[14])?,
+                z: coordinate(path, n, "z", f[15])?,
                 ry: finite(path, n, "ry", f[16])?,
             },
             score: if f.len() == 18 {
@@ -729,6 +761,14 @@ mod tests {
             (
                 format!("{ok}0,7,1,1,2,2,0.5,1,1,1,0,0,5,0,0\n"),
                 "unknown type",
+            ),
+            (
+                format!("{ok}0,2,1,1,2,2,0.5,1,1,1,1e308,0,5,0,0\n"),
+                "position `x` = 1e308 m is beyond 10000 m",
+            ),
+            (
+                format!("{ok}0,2,1,1,2,2,0.5,1,1,400,0,0,5,0,0\n"),
+                "size `l` = 400 m is beyond 100 m",
             ),
         ];
         for (text, what) in cases {
