@@ -795,22 +795,32 @@ mod tests {
         assert_eq!(r.len(), 3);
     }
 
+    /// Two ground-truth cars 20 m apart moving 0.5 m per frame, with the hypotheses that
+    /// `hyps` gives for the first car's position in each frame.
+    fn two_cars(frames: usize, hyps: impl Fn(f64) -> Vec<KittiHyp>) -> KittiSequence {
+        let frames = (0..frames)
+            .map(|k| {
+                let x = 10.0 + k as f64 * 0.5;
+                KittiFrame {
+                    gt: vec![gt(0, x), gt(1, x + 20.0)],
+                    dont_care: vec![],
+                    hyp: hyps(x),
+                }
+            })
+            .collect();
+        KittiSequence { frames }
+    }
+
     #[test]
     fn perfect_tracks_score_one_and_false_tracks_are_thresholded() {
-        let mut seq = KittiSequence::default();
-        for k in 0..50 {
-            let x = 10.0 + k as f64 * 0.5;
-            seq.frames.push(KittiFrame {
-                gt: vec![gt(0, x), gt(1, x + 20.0)],
-                dont_care: vec![],
-                // Binary fractions: their means survive re-averaging exactly.
-                hyp: vec![
-                    hyp(5, x, 0.75),
-                    hyp(6, x + 20.0, 0.5),
-                    hyp(7, x + 40.0, 0.125),
-                ],
-            });
-        }
+        // Binary fractions: their means survive re-averaging exactly.
+        let seq = two_cars(50, |x| {
+            vec![
+                hyp(5, x, 0.75),
+                hyp(6, x + 20.0, 0.5),
+                hyp(7, x + 40.0, 0.125),
+            ]
+        });
         let mut records = Vec::new();
         let r = evaluate_class(&[seq], &KittiEvalParams::default(), Some(&mut records));
         assert!((r.best.mota - 1.0).abs() < 1e-12, "{r:?}");
@@ -840,15 +850,7 @@ mod tests {
     #[test]
     fn samota_cannot_exceed_the_recall_the_hypotheses_reach() {
         // Two objects, only one ever tracked: recall 0.5, so at most 20 of the 40 steps.
-        let mut seq = KittiSequence::default();
-        for k in 0..40 {
-            let x = 10.0 + k as f64 * 0.5;
-            seq.frames.push(KittiFrame {
-                gt: vec![gt(0, x), gt(1, x + 20.0)],
-                dont_care: vec![],
-                hyp: vec![hyp(5, x, 0.75)],
-            });
-        }
+        let seq = two_cars(40, |x| vec![hyp(5, x, 0.75)]);
         let r = evaluate_class(&[seq], &KittiEvalParams::default(), None);
         assert!(
             (r.samota_ceiling - 0.5).abs() < 1e-12,
