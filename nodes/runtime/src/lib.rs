@@ -11,39 +11,19 @@
 //! Depends on fusionrt-core, -lidar, -fusion, -tracker. The threaded real-time runtime builds on
 //! this same [`Pipeline`].
 
+pub mod config;
 pub mod latency;
 
-use fusionrt_core::config::{ConfigError, load_yaml_file};
+pub use config::{BudgetConfig, DegradeConfig, PipelineConfig, RuntimeConfig};
+
 use fusionrt_core::{CameraCalib, CameraDetections, FusedObject, Obstacle3D, PointCloud, Track};
-use fusionrt_fusion::{FusionConfig, LateFusion};
-use fusionrt_lidar::{LidarConfig, LidarDetector};
-use fusionrt_tracker::{Tracker, TrackerConfig};
+use fusionrt_fusion::LateFusion;
+use fusionrt_lidar::LidarDetector;
+use fusionrt_tracker::Tracker;
 use latency::{LatencySummary, StageLatency};
 use nalgebra::{Isometry3, Vector3};
-use serde::{Deserialize, Serialize};
-use std::path::Path;
+use serde::Serialize;
 use std::time::Instant;
-
-/// The pipeline config: one section per stage, the same keys as the ROS 2 parameter file
-/// (`launch/fusionrt.yaml`). Missing sections and keys take their defaults; unknown keys are
-/// errors.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct PipelineConfig {
-    /// Lidar obstacle detection.
-    pub lidar: LidarConfig,
-    /// Lidar-camera fusion.
-    pub fusion: FusionConfig,
-    /// Multi-object tracking.
-    pub tracker: TrackerConfig,
-}
-
-impl PipelineConfig {
-    /// Loads a config file; errors name the file, key, line and column.
-    pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        load_yaml_file(path)
-    }
-}
 
 /// The inputs of one pipeline step.
 #[derive(Clone, Copy, Debug)]
