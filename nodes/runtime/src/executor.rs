@@ -125,7 +125,8 @@ impl Graph {
         };
         Ok(Self {
             camera_mode,
-            cameras,
+            // Without a camera path the state tracks no cameras: nothing to miss.
+            cameras: if camera_mode == CameraMode::None { 0 } else { cameras },
             limits: Limits::new(config),
             lidar: LidarStage::new(config)?,
             camera_stages,

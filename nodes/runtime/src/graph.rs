@@ -268,8 +268,6 @@ pub struct RunOptions {
     pub stop: Arc<AtomicBool>,
     /// Called with the number of sweeps published so far (progress bars).
     pub progress: Option<Arc<dyn Fn(u64) + Send + Sync>>,
-    /// Seed of the tracker's 128-bit track ids.
-    pub id_seed: u64,
 }
 
 impl Default for RunOptions {
@@ -279,7 +277,6 @@ impl Default for RunOptions {
             rate_factor: None,
             stop: Arc::new(AtomicBool::new(false)),
             progress: None,
-            id_seed: 0,
         }
     }
 }

@@ -191,9 +191,11 @@ impl KittiCalib {
     /// rectified camera coordinates, bottom centre, rotation about camera y.
     pub fn cam_box_from_lidar(&self, b: &fusionrt_core::Box3) -> crate::tracking::CamBox {
         let c = self.rect_from_velo(&Point3::from(b.center));
-        let heading = self
-            .rect_from_velo
-            .transform_vector(&Vector3::new(b.yaw_rad.cos(), b.yaw_rad.sin(), 0.0));
+        let heading = self.rect_from_velo.transform_vector(&Vector3::new(
+            b.yaw_rad.cos(),
+            b.yaw_rad.sin(),
+            0.0,
+        ));
         crate::tracking::CamBox {
             h: b.size.z,
             w: b.size.y,

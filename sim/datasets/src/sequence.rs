@@ -51,9 +51,10 @@ pub struct SensorSequence {
 impl SensorSequence {
     /// A KITTI raw drive folder.
     pub fn kitti_raw(dir: &Path) -> Result<Self, KittiError> {
-        let name = dir
-            .file_name()
-            .map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let name = dir.file_name().map_or_else(
+            || dir.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
         Self::from_folders(
             name,
             &dir.join("velodyne_points/data"),
@@ -182,7 +183,11 @@ mod tests {
     #[test]
     fn missing_folders_and_bad_sequence_names_are_named() {
         let err = SensorSequence::kitti_raw(Path::new("/no/such/drive")).unwrap_err();
-        assert!(err.to_string().contains("/no/such/drive/velodyne_points/data"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("/no/such/drive/velodyne_points/data"),
+            "{err}"
+        );
         let err = SensorSequence::kitti_tracking(Path::new("/tmp"), "../x").unwrap_err();
         assert!(err.to_string().contains("../x"), "{err}");
     }
