@@ -126,7 +126,11 @@ impl Graph {
         Ok(Self {
             camera_mode,
             // Without a camera path the state tracks no cameras: nothing to miss.
-            cameras: if camera_mode == CameraMode::None { 0 } else { cameras },
+            cameras: if camera_mode == CameraMode::None {
+                0
+            } else {
+                cameras
+            },
             limits: Limits::new(config),
             lidar: LidarStage::new(config)?,
             camera_stages,
@@ -576,12 +580,17 @@ pub fn run_realtime(
     };
     let start = Instant::now();
     let paced = options.rate_factor.is_some();
-    // The clock starts at the first stamped event: peek it.
-    let mut pending_event = source.next_event()?;
-    let first_stamp = pending_event
-        .as_ref()
-        .and_then(Event::stamp_ns)
-        .unwrap_or(0);
+    // The clock starts at the first stamped event: read up to it.
+    let mut pending = std::collections::VecDeque::new();
+    let mut first_stamp = None;
+    while first_stamp.is_none() {
+        let Some(event) = source.next_event()? else {
+            break;
+        };
+        first_stamp = event.stamp_ns();
+        pending.push_back(event);
+    }
+    let first_stamp = first_stamp.unwrap_or(0);
     let clock = ReplayClock::starting_at(first_stamp, options.rate_factor.unwrap_or(1.0));
     let timebase = if paced {
         Timebase::Paced(clock)
@@ -793,7 +802,7 @@ pub fn run_realtime(
                 interrupted = true;
                 break;
             }
-            let event = match pending_event.take() {
+            let event = match pending.pop_front() {
                 Some(e) => e,
                 None => match source.next_event() {
                     Ok(Some(e)) => e,
