@@ -2,6 +2,8 @@
 //! real-time executor as fast as possible (back-pressure, nothing dropped) against the
 //! deterministic one, compared byte for byte as tracks.jsonl.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use fusionrt_runtime::sinks::TracksJsonl;
 use fusionrt_runtime::{
     CameraMode, Graph, PipelineConfig, RunOptions, Sink, Source, run_deterministic, run_realtime,

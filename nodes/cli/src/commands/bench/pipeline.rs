@@ -40,7 +40,12 @@ pub struct BenchPipelineArgs {
     #[arg(long, value_parser = ["none", "sim", "model"])]
     camera: Option<String>,
     /// Lidar sweeps per second to play at.
-    #[arg(long, default_value_t = 10.0, conflicts_with = "max")]
+    #[arg(
+        long,
+        default_value_t = 10.0,
+        conflicts_with = "max",
+        allow_negative_numbers = true
+    )]
     rate: f64,
     /// Play as fast as the pipeline takes it (back-pressure: nothing dropped for staleness).
     #[arg(long)]
@@ -69,7 +74,8 @@ struct BenchSettings<'a> {
 impl BenchPipelineArgs {
     /// Runs the benchmark.
     pub fn execute(self) -> anyhow::Result<()> {
-        if !self.max && !(self.rate.is_finite() && self.rate > 0.0 && self.rate <= 10_000.0) {
+        let rate_ok = self.rate.is_finite() && self.rate > 0.0 && self.rate <= 10_000.0;
+        if !self.max && !rate_ok {
             return Err(bad_input(anyhow::anyhow!(
                 "--rate must be a sweep rate in (0, 10000] Hz, got {}",
                 self.rate
