@@ -99,6 +99,17 @@ impl CameraDetector {
         self.provider
     }
 
+    /// The tile count in use (see [`CameraConfig::tiles`]).
+    pub fn tiles(&self) -> u32 {
+        self.pre.tiles()
+    }
+
+    /// Changes the tile count from the next image on: the runtime's degrade policy trades
+    /// tiles (model passes) for time.
+    pub fn set_tiles(&mut self, tiles: u32) {
+        self.pre.set_tiles(tiles);
+    }
+
     /// The model in use.
     pub fn model(&self) -> &InstalledModel {
         &self.model

@@ -182,6 +182,20 @@ impl Preprocessor {
         }
     }
 
+    /// The tile count in use.
+    pub fn tiles(&self) -> u32 {
+        self.tiles
+    }
+
+    /// Changes the tile count from the next image on (the regions and resampling plans are
+    /// rebuilt then; buffers keep their capacity).
+    pub fn set_tiles(&mut self, tiles: u32) {
+        if tiles != self.tiles {
+            self.tiles = tiles;
+            self.key = None;
+        }
+    }
+
     /// Floats in one network input.
     pub fn input_len(&self) -> usize {
         3 * self.in_w as usize * self.in_h as usize

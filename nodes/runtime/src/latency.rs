@@ -14,7 +14,7 @@ const MAX_TRACKABLE_NS: u64 = 60_000_000_000;
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct LatencySummary {
     /// Stage name.
-    pub stage: &'static str,
+    pub stage: String,
     /// Number of samples.
     pub count: u64,
     /// Median, ms.
@@ -34,18 +34,21 @@ pub struct LatencySummary {
 /// A named latency histogram.
 #[derive(Debug)]
 pub struct StageLatency {
-    name: &'static str,
+    name: String,
     histogram: Histogram<u64>,
 }
 
 impl StageLatency {
     /// A histogram for one stage, 3 significant digits from 1 ns to 60 s.
-    pub fn new(name: &'static str) -> Self {
+    pub fn new(name: impl Into<String>) -> Self {
         // 1..=60 s at 3 significant figures is always a valid histogram configuration.
         #[allow(clippy::expect_used)]
         let histogram = Histogram::new_with_bounds(1, MAX_TRACKABLE_NS, 3)
             .expect("static histogram bounds are valid");
-        Self { name, histogram }
+        Self {
+            name: name.into(),
+            histogram,
+        }
     }
 
     /// Records one sample.
@@ -56,8 +59,14 @@ impl StageLatency {
     }
 
     /// Stage name.
-    pub fn name(&self) -> &'static str {
-        self.name
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Adds another histogram's samples (one per thread, merged at the end).
+    pub fn merge(&mut self, other: &StageLatency) {
+        // Same bounds on both sides: adding cannot fail.
+        let _ = self.histogram.add(&other.histogram);
     }
 
     /// Percentiles so far.
@@ -65,7 +74,7 @@ impl StageLatency {
         let h = &self.histogram;
         let ms = |ns: u64| ns as f64 * 1e-6;
         LatencySummary {
-            stage: self.name,
+            stage: self.name.clone(),
             count: h.len(),
             p50_ms: ms(h.value_at_quantile(0.5)),
             p90_ms: ms(h.value_at_quantile(0.9)),

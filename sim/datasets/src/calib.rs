@@ -187,6 +187,27 @@ impl KittiCalib {
         self.rect_from_velo.transform_point(p_velo)
     }
 
+    /// A box in the velodyne frame (geometric centre, yaw about +z) as KITTI writes boxes:
+    /// rectified camera coordinates, bottom centre, rotation about camera y.
+    pub fn cam_box_from_lidar(&self, b: &fusionrt_core::Box3) -> crate::tracking::CamBox {
+        let c = self.rect_from_velo(&Point3::from(b.center));
+        let heading = self.rect_from_velo.transform_vector(&Vector3::new(
+            b.yaw_rad.cos(),
+            b.yaw_rad.sin(),
+            0.0,
+        ));
+        crate::tracking::CamBox {
+            h: b.size.z,
+            w: b.size.y,
+            l: b.size.x,
+            x: c.x,
+            y: c.y + 0.5 * b.size.z,
+            z: c.z,
+            // A heading (cos ry, 0, -sin ry) in camera coordinates.
+            ry: (-heading.z).atan2(heading.x),
+        }
+    }
+
     /// A rectified camera point in the velodyne frame.
     pub fn velo_from_rect(&self, p_rect: &Point3<f64>) -> Point3<f64> {
         self.velo_from_rect.transform_point(p_rect)

@@ -7,6 +7,7 @@
 //!   the core [`fusionrt_core::CameraCalib`] of a camera.
 //! - [`object`]: object detection labels (15 columns) and their 3D boxes in the lidar frame.
 //! - [`tracking`]: tracking sequence maps, detections, labels and results.
+//! - [`sequence`]: the frames of a KITTI raw drive or tracking sequence on disk.
 //!
 //! KITTI's camera coordinates are converted to REP-103 here, at the edge. Bad input is a
 //! [`KittiError`] that names the file (and the line and key where there is one); it never panics.
@@ -15,6 +16,7 @@
 
 pub mod calib;
 pub mod object;
+pub mod sequence;
 pub mod tracking;
 pub mod velodyne;
 
@@ -74,5 +76,13 @@ pub enum KittiError {
         path: PathBuf,
         /// The cause.
         source: fusionrt_core::calib::CalibError,
+    },
+    /// A dataset folder is not laid out as expected.
+    #[error("{path}: {message}")]
+    Layout {
+        /// The file or folder.
+        path: PathBuf,
+        /// What is missing or wrong.
+        message: String,
     },
 }

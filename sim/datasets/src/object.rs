@@ -223,6 +223,24 @@ DontCare -1 -1 -10 503.89 169.71 590.61 190.13 -1 -1 -1 -1000 -1000 -1000 -10
         }
     }
 
+    /// `KittiCalib::cam_box_from_lidar` undoes `box_in_lidar`: the written box is the label's.
+    #[test]
+    fn lidar_boxes_go_back_to_the_labels_camera_boxes() {
+        let Some(dir) = data_dir() else { return };
+        let calib = KittiCalib::read(&dir.join("calib/000001.txt")).unwrap();
+        let labels = read_labels(&dir.join("label_2/000001.txt")).unwrap();
+        for label in labels.iter().filter(|l| l.kind != LabelType::DontCare) {
+            let cam = calib.cam_box_from_lidar(&label.box_in_lidar(&calib));
+            let [x, y, z] = label.location;
+            for (got, want) in [(cam.x, x), (cam.y, y), (cam.z, z), (cam.l, label.l)] {
+                assert!((got - want).abs() < 1e-6, "{got} vs {want}");
+            }
+            let dry = fusionrt_core::geometry::wrap_angle(cam.ry - label.ry);
+            // R0_rect * Tr_velo_to_cam is orthonormal only to about 1e-4.
+            assert!(dry.abs() < 1e-3, "ry {} vs {}", cam.ry, label.ry);
+        }
+    }
+
     /// The label's 3D box projected through `camera_calib("P2")` lands on its 2D box.
     #[test]
     fn projected_boxes_match_the_2d_labels() {

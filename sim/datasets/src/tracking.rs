@@ -601,6 +601,63 @@ pub fn write_results(path: &Path, rows: &[TrackingRow]) -> Result<(), TrackingEr
     std::fs::write(path, text).map_err(|e| io_err(path, e))
 }
 
+/// Turns published tracks into KITTI result rows: KITTI classes only, ids renumbered as small
+/// integers in order of appearance, and, with the camera's projection `P2`, the 2D box the
+/// projected 3D box and tracks outside the image left out (KITTI labels only what the camera
+/// sees). Without `P2` the 2D box is the track's last camera box, and tracks without one are
+/// left out.
+#[derive(Debug, Default)]
+pub struct ResultRows {
+    p2: Option<Matrix3x4<f64>>,
+    image_size: (u32, u32),
+    ids: std::collections::BTreeMap<fusionrt_core::TrackId, i64>,
+    rows: Vec<TrackingRow>,
+}
+
+impl ResultRows {
+    /// Rows for a camera with projection `p2` and images of `image_size` (width, height) px.
+    pub fn new(p2: Option<Matrix3x4<f64>>, image_size: (u32, u32)) -> Self {
+        Self {
+            p2,
+            image_size,
+            ..Self::default()
+        }
+    }
+
+    /// Adds `track` at `frame`, its 3D box given in KITTI camera coordinates as `cam`.
+    pub fn add(&mut self, frame: u32, track: &fusionrt_core::Track, cam: CamBox) {
+        let Some(kind) = LabelType::from_class(track.class) else {
+            return;
+        };
+        let bbox2 = match &self.p2 {
+            Some(p) => cam.image_box(p, self.image_size.0, self.image_size.1),
+            None => track.camera_box.map(|(_, b)| b),
+        };
+        let Some(bbox2) = bbox2 else {
+            return;
+        };
+        let n = self.ids.len() as i64;
+        let track_id = *self.ids.entry(track.id).or_insert(n);
+        let alpha = wrap_angle(cam.ry - cam.x.atan2(cam.z));
+        self.rows.push(TrackingRow {
+            frame,
+            track_id,
+            kind,
+            truncated: 0,
+            occluded: 0,
+            alpha,
+            bbox2,
+            cam,
+            score: Some(result_score(track.score)),
+        });
+    }
+
+    /// The rows so far.
+    pub fn rows(&self) -> &[TrackingRow] {
+        &self.rows
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,7 @@ mod bench;
 mod detect;
 mod kitti;
 mod models;
+mod runner;
 mod sim;
 
 use clap::Subcommand;
@@ -34,4 +35,10 @@ impl Command {
             Command::Bench(args) => args.execute(),
         }
     }
+}
+
+/// Writes `text` to stdout at once; a closed pipe (`| head`) is not an error.
+pub(crate) fn print_stdout(text: &str) {
+    use std::io::Write as _;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }

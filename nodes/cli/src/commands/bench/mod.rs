@@ -2,6 +2,7 @@
 
 mod camera;
 mod lidar;
+mod pipeline;
 mod tracker;
 
 use clap::{Args, Subcommand};
@@ -20,6 +21,8 @@ enum BenchCommand {
     Lidar(lidar::BenchLidarArgs),
     /// Camera stage: pre-processing, inference, post-processing per image.
     Camera(camera::BenchCameraArgs),
+    /// The whole graph on the real-time executor at sensor rate (or --max), budgets acting.
+    Pipeline(pipeline::BenchPipelineArgs),
     /// Tracker: frames per second on KITTI sequences, and 500 objects per frame.
     Tracker(tracker::BenchTrackerArgs),
 }
@@ -30,6 +33,7 @@ impl BenchArgs {
         match self.command {
             BenchCommand::Lidar(args) => args.execute(),
             BenchCommand::Camera(args) => args.execute(),
+            BenchCommand::Pipeline(args) => args.execute(),
             BenchCommand::Tracker(args) => args.execute(),
         }
     }

@@ -3,6 +3,7 @@
 mod eval;
 mod frame;
 mod lidar;
+mod run;
 pub(crate) mod track;
 
 use clap::{Args, Subcommand};
@@ -21,6 +22,9 @@ enum KittiCommand {
     Lidar(lidar::KittiLidarArgs),
     /// Run lidar, camera and fusion on one KITTI frame; with labels, print recall by class.
     Frame(frame::KittiFrameArgs),
+    /// Run the whole pipeline (lidar, camera model, fusion, tracker) on a KITTI raw drive or
+    /// tracking sequence; write KITTI tracking results, tracks.jsonl and report.json.
+    Run(run::KittiRunArgs),
     /// Track KITTI tracking detections; write one KITTI result file per sequence.
     Track(track::KittiTrackArgs),
     /// Score KITTI tracking results against labels (CLEAR MOT, sAMOTA, HOTA).
@@ -33,6 +37,7 @@ impl KittiArgs {
         match self.command {
             KittiCommand::Lidar(args) => args.execute(),
             KittiCommand::Frame(args) => args.execute(),
+            KittiCommand::Run(args) => args.execute(),
             KittiCommand::Track(args) => args.execute(),
             KittiCommand::Eval(args) => args.execute(),
         }

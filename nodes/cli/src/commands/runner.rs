@@ -1,0 +1,141 @@
+//! What every graph command shares: Ctrl-C that ends a run cleanly, a progress bar with ETA on
+//! a terminal (nothing in pipes and CI), the source flags of `kitti run` and `bench pipeline`,
+//! and report.json.
+
+use crate::exit::bad_input;
+use anyhow::Context as _;
+use clap::Args;
+use fusionrt_kitti::sequence::SensorSequence;
+use fusionrt_runtime::{MetricsReport, Results, RunSummary, SourceInfo};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+/// The flag Ctrl-C sets: executors finish the sweep in progress, sinks flush, the report says
+/// the run was interrupted. A second Ctrl-C ends the process at once.
+pub fn stop_flag() -> Arc<AtomicBool> {
+    static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+    FLAG.get_or_init(|| {
+        let flag = Arc::new(AtomicBool::new(false));
+        let handler_flag = flag.clone();
+        let installed = ctrlc::set_handler(move || {
+            if handler_flag.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+            eprintln!("\ninterrupted: finishing the current sweep and writing the records");
+        });
+        if let Err(e) = installed {
+            tracing::warn!("Ctrl-C handler not installed: {e}");
+        }
+        flag
+    })
+    .clone()
+}
+
+/// A progress bar over `len` sweeps (a spinner when unknown), drawn only on a terminal.
+pub fn progress_bar(len: Option<u64>, what: &str) -> ProgressBar {
+    let target = if std::io::stderr().is_terminal() {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    };
+    let bar = ProgressBar::with_draw_target(len, target);
+    let template = if len.is_some() {
+        "{prefix} {bar:32} {pos}/{len} sweeps, {per_sec}, ETA {eta}"
+    } else {
+        "{prefix} {spinner} {pos} sweeps, {per_sec}"
+    };
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    bar.set_prefix(what.to_string());
+    bar
+}
+
+/// A progress callback for the executors.
+pub fn progress_callback(bar: &ProgressBar) -> Arc<dyn Fn(u64) + Send + Sync> {
+    let bar = bar.clone();
+    Arc::new(move |n| bar.set_position(n))
+}
+
+/// KITTI source flags.
+#[derive(Debug, Args)]
+pub struct KittiSourceArgs {
+    /// A KITTI raw drive folder (velodyne_points/data, image_02/data, calib.txt).
+    #[arg(long, conflicts_with = "kitti_tracking")]
+    pub kitti_raw: Option<PathBuf>,
+    /// A KITTI tracking folder (velodyne/NNNN, image_02/NNNN, calib/NNNN.txt); with --seq.
+    #[arg(long, requires = "seq")]
+    pub kitti_tracking: Option<PathBuf>,
+    /// The tracking sequence, e.g. 0000.
+    #[arg(long)]
+    pub seq: Option<String>,
+}
+
+impl KittiSourceArgs {
+    /// The sequence the flags name, or None when they name none.
+    pub fn sequence(&self) -> anyhow::Result<Option<SensorSequence>> {
+        let sequence = match (&self.kitti_raw, &self.kitti_tracking, &self.seq) {
+            (Some(dir), _, _) => SensorSequence::kitti_raw(dir),
+            (None, Some(root), Some(seq)) => SensorSequence::kitti_tracking(root, seq),
+            _ => return Ok(None),
+        };
+        sequence.map(Some).map_err(bad_input)
+    }
+}
+
+/// The source as the report describes it.
+#[derive(Debug, Serialize)]
+pub struct SourceReport {
+    name: String,
+    cameras: usize,
+    period_ns: i64,
+}
+
+impl From<&SourceInfo> for SourceReport {
+    fn from(info: &SourceInfo) -> Self {
+        Self {
+            name: info.name.clone(),
+            cameras: info.cameras,
+            period_ns: info.period_ns,
+        }
+    }
+}
+
+/// report.json: what ran, its results (deterministic) and its timings (not).
+#[derive(Debug, Serialize)]
+pub struct Report<'a, E: Serialize> {
+    /// The command line's subcommand.
+    pub command: &'a str,
+    /// Command-specific settings (scenario, seed, camera mode...).
+    pub settings: E,
+    /// The source.
+    pub source: SourceReport,
+    /// `deterministic` or `realtime`.
+    pub executor: &'a str,
+    /// True when Ctrl-C ended the run early.
+    pub interrupted: bool,
+    /// What the sinks found.
+    pub results: &'a Results,
+    /// Latency, drops, misses, camera throughput, peak RSS.
+    pub timings: &'a MetricsReport,
+}
+
+/// Writes `report` as pretty JSON to `path`.
+pub fn write_report(path: &Path, report: &impl Serialize) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(report)? + "\n";
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The end-of-run lines: the metrics table and where the report is.
+pub fn print_run(summary: &RunSummary, report_path: &Path) {
+    let mut text = summary.metrics.table();
+    if summary.interrupted {
+        text.push_str("  interrupted by Ctrl-C: records are complete up to the last sweep\n");
+    }
+    text.push_str(&format!("report: {}\n", report_path.display()));
+    crate::commands::print_stdout(&text);
+}

@@ -1,0 +1,889 @@
+//! The two executors of one [`Graph`].
+//!
+//! - [`run_deterministic`]: one thread, events in source order (sweeps in stamp order), every
+//!   input processed; the same input and config give byte-identical outputs. The camera keeps
+//!   its configured tiles (the degrade policy needs timings, which would make results depend on
+//!   the machine); budget overruns are still measured and counted.
+//! - [`run_realtime`]: one named thread per stage (`fusionrt-lidar`, `fusionrt-camera<i>`,
+//!   `fusionrt-fusion`, `fusionrt-tracker`, `fusionrt-sink`), bounded crossbeam channels. At
+//!   sensor rate, sensor inputs are latest-wins (a stale sweep or image is dropped and counted,
+//!   queues never grow); as fast as possible (`rate_factor: None`), the source waits for the
+//!   pipeline instead (back-pressure, nothing dropped). Camera inference runs on its own
+//!   thread; fusion waits for a camera result in flight only until the end-to-end budget
+//!   (minus fusion and tracker budgets) runs out, then fuses without it and counts that.
+//!
+//! Both executors use the same stages, the same [`GraphState`] and the same sweep steps, so
+//! when nothing is late they publish the same tracks.
+
+use crate::config::PipelineConfig;
+use crate::graph::{
+    CameraMode, Event, Output, Results, RunOptions, Sink, SinkError, Source, SourceError,
+    TruthObject,
+};
+use crate::metrics::{Metrics, MetricsReport};
+use crate::stage::{
+    BuildError, CameraStage, Clock, Ctx, EventClock, FusionInput, FusionStage, LidarStage,
+    ReplayClock, Stage, StageError, Stamped, TrackerStage,
+};
+use crate::state::{CameraResult, GraphState};
+use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
+use fusionrt_core::image::Image;
+use fusionrt_core::{CameraCalib, CameraDetections, FusedObject, Obstacle3D, PointCloud, Track};
+use nalgebra::Isometry3;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+use thiserror::Error;
+
+/// Why a run stopped early.
+#[derive(Debug, Error)]
+pub enum RunError {
+    /// The source failed.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// A sink failed: its output is incomplete.
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+    /// A thread could not start or panicked.
+    #[error("executor thread {0}")]
+    Thread(String),
+}
+
+/// What a run produced besides the sinks' files.
+#[derive(Debug)]
+pub struct RunSummary {
+    /// Results the sinks added (deterministic).
+    pub results: Results,
+    /// Timings, drops, misses (differ from run to run).
+    pub metrics: MetricsReport,
+    /// True when Ctrl-C (the stop flag) ended the run early.
+    pub interrupted: bool,
+}
+
+/// Budgets and policies as the executors use them.
+#[derive(Clone, Copy, Debug)]
+struct Limits {
+    lidar: Duration,
+    camera: Duration,
+    fusion: Duration,
+    tracker: Duration,
+    end_to_end: Duration,
+    /// How long fusion may wait for a camera result in flight, from the sweep's release.
+    camera_wait: Duration,
+    camera_max_age_ns: i64,
+    /// Fusion's own pairing tolerance.
+    pairing_ns: i64,
+}
+
+fn ms(v: f64) -> Duration {
+    Duration::try_from_secs_f64(v * 1e-3).unwrap_or(Duration::MAX)
+}
+
+impl Limits {
+    fn new(config: &PipelineConfig) -> Self {
+        let b = &config.runtime.budgets;
+        let end_to_end = ms(b.end_to_end_ms);
+        Self {
+            lidar: ms(b.lidar_ms),
+            camera: ms(b.camera_ms),
+            fusion: ms(b.fusion_ms),
+            tracker: ms(b.tracker_ms),
+            end_to_end,
+            camera_wait: end_to_end.saturating_sub(ms(b.fusion_ms) + ms(b.tracker_ms)),
+            camera_max_age_ns: (config.runtime.camera_max_age_ms * 1e6) as i64,
+            pairing_ns: config.fusion.tolerance_ns,
+        }
+    }
+}
+
+/// The stages of one pipeline, built and validated, ready for an executor.
+#[derive(Debug)]
+pub struct Graph {
+    camera_mode: CameraMode,
+    cameras: usize,
+    limits: Limits,
+    lidar: LidarStage,
+    camera_stages: Vec<CameraStage>,
+    fusion: FusionStage,
+    tracker: TrackerStage,
+}
+
+impl Graph {
+    /// Builds every stage: `cameras` camera stages when `camera_mode` is `Model` (each loads
+    /// and warms up the model). `id_seed` makes track ids distinct across runs.
+    pub fn new(
+        config: &PipelineConfig,
+        camera_mode: CameraMode,
+        cameras: usize,
+        id_seed: u64,
+    ) -> Result<Self, BuildError> {
+        let camera_stages = match camera_mode {
+            CameraMode::Model => (0..cameras)
+                .map(|i| CameraStage::new(config, i))
+                .collect::<Result<_, _>>()?,
+            CameraMode::None | CameraMode::Sim => Vec::new(),
+        };
+        Ok(Self {
+            camera_mode,
+            // Without a camera path the state tracks no cameras: nothing to miss.
+            cameras: if camera_mode == CameraMode::None { 0 } else { cameras },
+            limits: Limits::new(config),
+            lidar: LidarStage::new(config)?,
+            camera_stages,
+            fusion: FusionStage::new(config),
+            tracker: TrackerStage::new(config, id_seed),
+        })
+    }
+}
+
+/// Runs a stage under `ctx`, records its processing time and output age, and returns its
+/// result.
+fn run_stage<I: ?Sized, O, S: Stage<I, O>>(
+    stage: &mut S,
+    ctx: &Ctx<'_>,
+    input: &I,
+    output: &mut O,
+    metrics: &mut Metrics,
+    age_ns: impl Fn() -> i64,
+) -> Result<(), StageError> {
+    let t = Instant::now();
+    let result = stage.process(ctx, input, output);
+    let processing = t.elapsed();
+    if result.is_ok() {
+        metrics.record_stage(stage.name(), processing, age_ns(), ctx.budget);
+    }
+    result.map(|_| ())
+}
+
+/// Logs a dropped input at most once a second per reason and counts it.
+struct DropLog {
+    last: std::collections::BTreeMap<&'static str, Instant>,
+}
+
+impl DropLog {
+    fn new() -> Self {
+        Self {
+            last: std::collections::BTreeMap::new(),
+        }
+    }
+
+    fn record(
+        &mut self,
+        metrics: &mut Metrics,
+        reason: &'static str,
+        detail: &dyn std::fmt::Display,
+    ) {
+        metrics.count_drop(reason);
+        let now = Instant::now();
+        let due = self
+            .last
+            .get(reason)
+            .is_none_or(|t| now.duration_since(*t) >= Duration::from_secs(1));
+        if due {
+            tracing::warn!(reason, "input dropped: {detail}");
+            self.last.insert(reason, now);
+        }
+    }
+}
+
+/// Buffers of the fusion and tracker steps, reused from sweep to sweep.
+#[derive(Default)]
+struct SweepBuffers {
+    calibs: Vec<CameraCalib>,
+    frames: Vec<CameraDetections>,
+    fused: Vec<FusedObject>,
+    tracks: Vec<Track>,
+}
+
+/// The output of one sweep, for the sinks.
+fn output_of(
+    sweep: u64,
+    cloud: &Stamped<PointCloud>,
+    pose: Option<Isometry3<f64>>,
+    truth: Option<Arc<Vec<TruthObject>>>,
+    bufs: &SweepBuffers,
+) -> Output {
+    Output {
+        sweep,
+        stamp_ns: cloud.stamp_ns,
+        seq: cloud.seq,
+        frame_id: if pose.is_some() {
+            Arc::from("world")
+        } else {
+            cloud.frame_id.clone()
+        },
+        tracks: bufs.tracks.clone(),
+        fused: bufs.fused.clone(),
+        world_from_lidar: pose,
+        truth,
+    }
+}
+
+fn finish_sinks(sinks: &mut [Box<dyn Sink>]) -> Result<Results, SinkError> {
+    let mut results = Results::new();
+    let mut first_error = None;
+    for sink in sinks.iter_mut() {
+        if let Err(e) = sink.finish(&mut results) {
+            first_error.get_or_insert(e);
+        }
+    }
+    first_error.map_or(Ok(results), Err)
+}
+
+/// Runs the graph on one thread, events in source order; see the module doc.
+pub fn run_deterministic(
+    mut graph: Graph,
+    source: &mut dyn Source,
+    sinks: &mut [Box<dyn Sink>],
+    options: &RunOptions,
+) -> Result<RunSummary, RunError> {
+    for stage in &mut graph.camera_stages {
+        stage.set_adaptive(false);
+    }
+    let limits = graph.limits;
+    let clock = EventClock::default();
+    let mut state = GraphState::new(graph.cameras);
+    let mut metrics = Metrics::default();
+    let mut drops = DropLog::new();
+    let mut obstacles: Vec<Obstacle3D> = Vec::with_capacity(512);
+    let mut detections = Vec::with_capacity(256);
+    let mut bufs = SweepBuffers::default();
+    let start = Instant::now();
+    let mut sweep = 0u64;
+    let mut interrupted = false;
+    let mut sink_error = None;
+    loop {
+        if options.stop.load(Ordering::Relaxed) {
+            interrupted = true;
+            break;
+        }
+        if options.max_sweeps.is_some_and(|m| sweep >= m) {
+            break;
+        }
+        let Some(event) = source.next_event()? else {
+            break;
+        };
+        match event {
+            Event::Lidar { cloud, truth } => {
+                metrics.count_sweep();
+                let stamp = cloud.stamp_ns;
+                clock.start_event(stamp);
+                let age = || clock.now_ns() - stamp;
+                let ctx = Ctx {
+                    clock: &clock,
+                    budget: limits.lidar,
+                    stamp_ns: stamp,
+                };
+                if let Err(e) = run_stage(
+                    &mut graph.lidar,
+                    &ctx,
+                    &cloud.data,
+                    &mut obstacles,
+                    &mut metrics,
+                    age,
+                ) {
+                    drops.record(&mut metrics, "lidar_bad_input", &e);
+                    continue;
+                }
+                state.gather(
+                    stamp,
+                    limits.camera_max_age_ns,
+                    &mut bufs.calibs,
+                    &mut bufs.frames,
+                    &mut metrics,
+                );
+                let pose = state.pose_at(stamp, limits.pairing_ns);
+                fuse_and_track(
+                    &mut graph.fusion,
+                    &mut graph.tracker,
+                    &clock,
+                    &limits,
+                    stamp,
+                    &obstacles,
+                    pose,
+                    &mut bufs,
+                    &mut metrics,
+                    age,
+                );
+                metrics.record_published(age(), limits.end_to_end);
+                let output = output_of(sweep, &cloud, pose, truth, &bufs);
+                for sink in sinks.iter_mut() {
+                    if let Err(e) = sink.publish(&output) {
+                        sink_error.get_or_insert(e);
+                    }
+                }
+                if sink_error.is_some() {
+                    break;
+                }
+                sweep += 1;
+                if let Some(progress) = &options.progress {
+                    progress(sweep);
+                }
+            }
+            Event::Image { camera, image } => {
+                if graph.camera_mode != CameraMode::Model {
+                    continue;
+                }
+                let Some(stage) = graph.camera_stages.get_mut(camera) else {
+                    drops.record(
+                        &mut metrics,
+                        "image_unknown_camera",
+                        &format!("image for camera {camera}"),
+                    );
+                    continue;
+                };
+                let stamp = image.stamp_ns;
+                clock.start_event(stamp);
+                metrics.camera(stage.name()).images_in += 1;
+                if let Some(result) = run_camera(
+                    stage,
+                    &clock,
+                    &limits,
+                    &image,
+                    &mut detections,
+                    &mut metrics,
+                    &mut drops,
+                    || clock.now_ns() - stamp,
+                ) {
+                    state.push_result(camera, result);
+                }
+            }
+            Event::Detections { camera, detections } => {
+                if graph.camera_mode == CameraMode::Sim {
+                    state.push_result(camera, detections);
+                }
+            }
+            Event::CameraCalib { camera, calib } => state.set_calib(camera, calib),
+            Event::Odometry(pose) => state.push_pose(pose),
+            Event::Skipped { reason, detail } => drops.record(&mut metrics, reason, &detail),
+        }
+    }
+    for stage in &graph.camera_stages {
+        metrics.camera(stage.name()).tiles = stage.governor().stats().clone();
+    }
+    let finished = finish_sinks(sinks);
+    if let Some(e) = sink_error {
+        return Err(e.into());
+    }
+    Ok(RunSummary {
+        results: finished?,
+        metrics: metrics.report(start.elapsed()),
+        interrupted,
+    })
+}
+
+/// Runs a camera stage on one image; returns its result for the graph state, or None when the
+/// image was dropped (counted).
+#[allow(clippy::too_many_arguments)]
+fn run_camera(
+    stage: &mut CameraStage,
+    clock: &dyn Clock,
+    limits: &Limits,
+    image: &Stamped<Image>,
+    detections: &mut Vec<fusionrt_core::Detection2D>,
+    metrics: &mut Metrics,
+    drops: &mut DropLog,
+    age: impl Fn() -> i64,
+) -> Option<CameraResult> {
+    let ctx = Ctx {
+        clock,
+        budget: limits.camera,
+        stamp_ns: image.stamp_ns,
+    };
+    let t = Instant::now();
+    let result = run_stage(stage, &ctx, &image.data, detections, metrics, age);
+    let processing = t.elapsed();
+    match result {
+        Ok(()) => {
+            metrics.camera(stage.name()).processed += 1;
+            if let Some((from, to)) = stage.adapt(processing, limits.camera) {
+                tracing::info!(
+                    camera = stage.name(),
+                    from,
+                    to,
+                    processing_ms = processing.as_secs_f64() * 1e3,
+                    "camera tiles changed"
+                );
+            }
+            Some(Arc::new(Stamped::new(
+                image.stamp_ns,
+                image.frame_id.clone(),
+                image.seq,
+                detections.clone(),
+            )))
+        }
+        Err(e) => {
+            let reason = match e {
+                StageError::BadInput { .. } => "image_bad_input",
+                StageError::Camera(_) => "camera_error",
+            };
+            drops.record(metrics, reason, &e);
+            None
+        }
+    }
+}
+
+/// Fusion then tracker for one sweep, into `bufs.fused` and `bufs.tracks`.
+#[allow(clippy::too_many_arguments)]
+fn fuse_and_track(
+    fusion: &mut FusionStage,
+    tracker: &mut TrackerStage,
+    clock: &dyn Clock,
+    limits: &Limits,
+    stamp_ns: i64,
+    obstacles: &[Obstacle3D],
+    pose: Option<Isometry3<f64>>,
+    bufs: &mut SweepBuffers,
+    metrics: &mut Metrics,
+    age: impl Fn() -> i64 + Copy,
+) {
+    let input = FusionInput {
+        obstacles,
+        cameras: &bufs.calibs,
+        camera_frames: &bufs.frames,
+        world_from_lidar: pose,
+    };
+    let ctx = Ctx {
+        clock,
+        budget: limits.fusion,
+        stamp_ns,
+    };
+    // Fusion and the tracker skip and count invalid items themselves; they never fail.
+    let _ = run_stage(fusion, &ctx, &input, &mut bufs.fused, metrics, age);
+    let ctx = Ctx {
+        budget: limits.tracker,
+        ..ctx
+    };
+    let _ = run_stage(
+        tracker,
+        &ctx,
+        bufs.fused.as_slice(),
+        &mut bufs.tracks,
+        metrics,
+        age,
+    );
+}
+
+/// Sends `item`, replacing a queued one that has not been taken yet (latest-wins); returns true
+/// when one was dropped.
+fn send_latest<T>(tx: &Sender<T>, rx: &Receiver<T>, item: T) -> bool {
+    match tx.try_send(item) {
+        Ok(()) | Err(TrySendError::Disconnected(_)) => false,
+        Err(TrySendError::Full(item)) => {
+            let dropped = rx.try_recv().is_ok();
+            // This is the only sender, and a slot was just freed (or taken by the consumer).
+            let _ = tx.try_send(item);
+            dropped
+        }
+    }
+}
+
+/// How message ages are measured in the real-time executor.
+#[derive(Clone, Copy)]
+enum Timebase {
+    /// Played at sensor rate: age is the replay clock minus the sensor stamp.
+    Paced(ReplayClock),
+    /// As fast as possible: age runs from the moment the source released the message.
+    Max(ReplayClock),
+}
+
+impl Timebase {
+    fn clock(&self) -> &ReplayClock {
+        match self {
+            Timebase::Paced(c) | Timebase::Max(c) => c,
+        }
+    }
+
+    fn age_ns(&self, stamp_ns: i64, released: Instant) -> i64 {
+        match self {
+            Timebase::Paced(c) => c.wall_age_ns(stamp_ns),
+            Timebase::Max(_) => i64::try_from(released.elapsed().as_nanos()).unwrap_or(i64::MAX),
+        }
+    }
+}
+
+struct SweepIn {
+    cloud: Arc<Stamped<PointCloud>>,
+    truth: Option<Arc<Vec<TruthObject>>>,
+    released: Instant,
+}
+
+struct SweepObstacles {
+    sweep: SweepIn,
+    obstacles: Vec<Obstacle3D>,
+}
+
+struct SweepFused {
+    sweep: SweepIn,
+    pose: Option<Isometry3<f64>>,
+    fused: Vec<FusedObject>,
+}
+
+struct ImageIn {
+    image: Arc<Stamped<Image>>,
+    released: Instant,
+}
+
+/// The graph state shared by the source, camera and fusion threads.
+struct SharedState {
+    state: Mutex<GraphState>,
+    changed: Condvar,
+}
+
+impl SharedState {
+    fn lock(&self) -> std::sync::MutexGuard<'_, GraphState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn spawn<'scope, T: Send + 'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    name: String,
+    f: impl FnOnce() -> T + Send + 'scope,
+) -> Result<std::thread::ScopedJoinHandle<'scope, T>, RunError> {
+    std::thread::Builder::new()
+        .name(name.clone())
+        .spawn_scoped(scope, f)
+        .map_err(|e| RunError::Thread(format!("{name}: {e}")))
+}
+
+fn join<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> Result<T, RunError> {
+    let name = handle.thread().name().unwrap_or("?").to_string();
+    handle
+        .join()
+        .map_err(|_| RunError::Thread(format!("{name} panicked")))
+}
+
+/// Runs the graph with one thread per stage; see the module doc.
+pub fn run_realtime(
+    graph: Graph,
+    source: &mut dyn Source,
+    sinks: &mut [Box<dyn Sink>],
+    options: &RunOptions,
+) -> Result<RunSummary, RunError> {
+    let Graph {
+        camera_mode,
+        cameras,
+        limits,
+        mut lidar,
+        camera_stages,
+        mut fusion,
+        mut tracker,
+    } = graph;
+    let shared = SharedState {
+        state: Mutex::new(GraphState::new(cameras)),
+        changed: Condvar::new(),
+    };
+    let start = Instant::now();
+    let paced = options.rate_factor.is_some();
+    // The clock starts at the first stamped event: peek it.
+    let mut pending_event = source.next_event()?;
+    let first_stamp = pending_event
+        .as_ref()
+        .and_then(Event::stamp_ns)
+        .unwrap_or(0);
+    let clock = ReplayClock::starting_at(first_stamp, options.rate_factor.unwrap_or(1.0));
+    let timebase = if paced {
+        Timebase::Paced(clock)
+    } else {
+        Timebase::Max(clock)
+    };
+    let depth = 1; // sensor inputs: latest-wins slot (paced) or one in flight (back-pressure)
+    let (lidar_tx, lidar_rx) = bounded::<SweepIn>(depth);
+    let lidar_rx_source = lidar_rx.clone();
+    let camera_channels: Vec<(Sender<ImageIn>, Receiver<ImageIn>)> =
+        (0..camera_stages.len()).map(|_| bounded(depth)).collect();
+    let (obstacles_tx, obstacles_rx) = bounded::<SweepObstacles>(4);
+    let (fused_tx, fused_rx) = bounded::<SweepFused>(4);
+    let (output_tx, output_rx) = bounded::<Output>(16);
+
+    std::thread::scope(|scope| -> Result<RunSummary, RunError> {
+        let shared = &shared;
+        // Lidar.
+        let lidar_handle = spawn(scope, "fusionrt-lidar".into(), move || {
+            let mut metrics = Metrics::default();
+            let mut drops = DropLog::new();
+            for sweep in lidar_rx {
+                let mut obstacles = Vec::with_capacity(256);
+                let stamp = sweep.cloud.stamp_ns;
+                let released = sweep.released;
+                let ctx = Ctx {
+                    clock: timebase.clock(),
+                    budget: limits.lidar,
+                    stamp_ns: stamp,
+                };
+                let age = || timebase.age_ns(stamp, released);
+                match run_stage(
+                    &mut lidar,
+                    &ctx,
+                    &sweep.cloud.data,
+                    &mut obstacles,
+                    &mut metrics,
+                    age,
+                ) {
+                    Ok(()) => {
+                        if obstacles_tx
+                            .send(SweepObstacles { sweep, obstacles })
+                            .is_err()
+                        {
+                            break;
+                        }
+                    }
+                    Err(e) => drops.record(&mut metrics, "lidar_bad_input", &e),
+                }
+            }
+            metrics
+        })?;
+        // Cameras.
+        let mut camera_handles = Vec::new();
+        for (i, mut stage) in camera_stages.into_iter().enumerate() {
+            let rx = camera_channels[i].1.clone();
+            camera_handles.push(spawn(scope, format!("fusionrt-camera{i}"), move || {
+                let mut metrics = Metrics::default();
+                let mut drops = DropLog::new();
+                let mut detections = Vec::with_capacity(256);
+                for input in rx {
+                    let stamp = input.image.stamp_ns;
+                    let released = input.released;
+                    let result = run_camera(
+                        &mut stage,
+                        timebase.clock(),
+                        &limits,
+                        &input.image,
+                        &mut detections,
+                        &mut metrics,
+                        &mut drops,
+                        || timebase.age_ns(stamp, released),
+                    );
+                    if let Some(result) = result {
+                        shared.lock().push_result(i, result);
+                        shared.changed.notify_all();
+                    }
+                }
+                metrics.camera(stage.name()).tiles = stage.governor().stats().clone();
+                metrics
+            })?);
+        }
+        // Fusion.
+        let waited_out: Vec<String> = (0..cameras)
+            .map(|i| format!("camera{i}_waited_out"))
+            .collect();
+        let fusion_handle = spawn(scope, "fusionrt-fusion".into(), move || {
+            let mut metrics = Metrics::default();
+            let mut calibs = Vec::new();
+            let mut frames = Vec::new();
+            for SweepObstacles { sweep, obstacles } in obstacles_rx {
+                let stamp = sweep.cloud.stamp_ns;
+                let pose = {
+                    let mut state = shared.lock();
+                    if camera_mode == CameraMode::Model {
+                        let deadline = sweep.released + limits.camera_wait;
+                        for (i, reason) in waited_out.iter().enumerate() {
+                            while state.worth_waiting(i, stamp, limits.pairing_ns) {
+                                let now = Instant::now();
+                                if now >= deadline {
+                                    metrics.count_miss(reason.as_str());
+                                    break;
+                                }
+                                state = shared
+                                    .changed
+                                    .wait_timeout(state, deadline - now)
+                                    .unwrap_or_else(PoisonError::into_inner)
+                                    .0;
+                            }
+                        }
+                    }
+                    state.gather(
+                        stamp,
+                        limits.camera_max_age_ns,
+                        &mut calibs,
+                        &mut frames,
+                        &mut metrics,
+                    );
+                    state.pose_at(stamp, limits.pairing_ns)
+                };
+                let released = sweep.released;
+                let age = || timebase.age_ns(stamp, released);
+                let mut fused = Vec::with_capacity(obstacles.len());
+                let input = FusionInput {
+                    obstacles: &obstacles,
+                    cameras: &calibs,
+                    camera_frames: &frames,
+                    world_from_lidar: pose,
+                };
+                let ctx = Ctx {
+                    clock: timebase.clock(),
+                    budget: limits.fusion,
+                    stamp_ns: stamp,
+                };
+                let _ = run_stage(&mut fusion, &ctx, &input, &mut fused, &mut metrics, age);
+                if fused_tx.send(SweepFused { sweep, pose, fused }).is_err() {
+                    break;
+                }
+            }
+            metrics
+        })?;
+        // Tracker.
+        let tracker_handle = spawn(scope, "fusionrt-tracker".into(), move || {
+            let mut metrics = Metrics::default();
+            let mut tracks = Vec::with_capacity(256);
+            for (index, SweepFused { sweep, pose, fused }) in fused_rx.into_iter().enumerate() {
+                let stamp = sweep.cloud.stamp_ns;
+                let released = sweep.released;
+                let age = || timebase.age_ns(stamp, released);
+                let ctx = Ctx {
+                    clock: timebase.clock(),
+                    budget: limits.tracker,
+                    stamp_ns: stamp,
+                };
+                let _ = run_stage(
+                    &mut tracker,
+                    &ctx,
+                    fused.as_slice(),
+                    &mut tracks,
+                    &mut metrics,
+                    age,
+                );
+                metrics.record_published(age(), limits.end_to_end);
+                let bufs = SweepBuffers {
+                    fused,
+                    tracks: std::mem::take(&mut tracks),
+                    ..SweepBuffers::default()
+                };
+                let output = output_of(index as u64, &sweep.cloud, pose, sweep.truth, &bufs);
+                tracks = bufs.tracks;
+                if output_tx.send(output).is_err() {
+                    break;
+                }
+            }
+            metrics
+        })?;
+        // Sinks.
+        let progress = options.progress.clone();
+        let sink_handle = spawn(scope, "fusionrt-sink".into(), move || {
+            let mut error = None;
+            let mut published = 0u64;
+            for output in output_rx {
+                for sink in sinks.iter_mut() {
+                    if let Err(e) = sink.publish(&output) {
+                        error.get_or_insert(e);
+                    }
+                }
+                published += 1;
+                if let Some(p) = &progress {
+                    p(published);
+                }
+            }
+            let finished = finish_sinks(sinks);
+            match error {
+                Some(e) => Err(e),
+                None => finished,
+            }
+        })?;
+
+        // The source, on this thread.
+        let mut metrics = Metrics::default();
+        let mut drops = DropLog::new();
+        let stale: Vec<String> = (0..cameras).map(|i| format!("camera{i}_stale")).collect();
+        let mut sweeps = 0u64;
+        let mut interrupted = false;
+        let mut source_error = None;
+        loop {
+            if options.stop.load(Ordering::Relaxed) {
+                interrupted = true;
+                break;
+            }
+            let event = match pending_event.take() {
+                Some(e) => e,
+                None => match source.next_event() {
+                    Ok(Some(e)) => e,
+                    Ok(None) => break,
+                    Err(e) => {
+                        source_error = Some(e);
+                        break;
+                    }
+                },
+            };
+            if let (true, true, Some(stamp)) = (paced, event.is_sensor_data(), event.stamp_ns()) {
+                let due = clock.instant_of(stamp);
+                // Sleep in short steps so Ctrl-C is seen.
+                while Instant::now() < due && !options.stop.load(Ordering::Relaxed) {
+                    std::thread::sleep((due - Instant::now()).min(Duration::from_millis(50)));
+                }
+            }
+            match event {
+                Event::Lidar { cloud, truth } => {
+                    if options.max_sweeps.is_some_and(|m| sweeps >= m) {
+                        break;
+                    }
+                    sweeps += 1;
+                    metrics.count_sweep();
+                    let sweep = SweepIn {
+                        cloud,
+                        truth,
+                        released: Instant::now(),
+                    };
+                    if paced {
+                        if send_latest(&lidar_tx, &lidar_rx_source, sweep) {
+                            metrics.count_drop("lidar_stale");
+                        }
+                    } else if lidar_tx.send(sweep).is_err() {
+                        break;
+                    }
+                }
+                Event::Image { camera, image } => {
+                    if camera_mode != CameraMode::Model {
+                        continue;
+                    }
+                    let Some((tx, rx)) = camera_channels.get(camera) else {
+                        drops.record(
+                            &mut metrics,
+                            "image_unknown_camera",
+                            &format!("image for camera {camera}"),
+                        );
+                        continue;
+                    };
+                    metrics.camera(&format!("camera{camera}")).images_in += 1;
+                    shared.lock().set_pending(camera, image.stamp_ns);
+                    let input = ImageIn {
+                        image,
+                        released: Instant::now(),
+                    };
+                    if paced {
+                        if send_latest(tx, rx, input) {
+                            metrics.count_drop(stale[camera].as_str());
+                        }
+                    } else if tx.send(input).is_err() {
+                        break;
+                    }
+                }
+                Event::Detections { camera, detections } => {
+                    if camera_mode == CameraMode::Sim {
+                        shared.lock().push_result(camera, detections);
+                        shared.changed.notify_all();
+                    }
+                }
+                Event::CameraCalib { camera, calib } => shared.lock().set_calib(camera, calib),
+                Event::Odometry(pose) => shared.lock().push_pose(pose),
+                Event::Skipped { reason, detail } => drops.record(&mut metrics, reason, &detail),
+            }
+        }
+        drop(lidar_tx);
+        drop(camera_channels);
+        for handle in camera_handles {
+            metrics.merge(join(handle)?);
+        }
+        metrics.merge(join(lidar_handle)?);
+        metrics.merge(join(fusion_handle)?);
+        metrics.merge(join(tracker_handle)?);
+        let results = join(sink_handle)?;
+        if let Some(e) = source_error {
+            return Err(e.into());
+        }
+        Ok(RunSummary {
+            results: results?,
+            metrics: metrics.report(start.elapsed()),
+            interrupted,
+        })
+    })
+}
