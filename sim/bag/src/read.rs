@@ -684,3 +684,147 @@ impl BagReader {
         Ok(None)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::msgs::state::{TfMessage, TransformStamped};
+    use crate::write::{BagWriter, Storage};
+    use fusionrt_core::calib::RigidTransform;
+    use fusionrt_core::tf::StaticTransform;
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("fusionrt-bag-read-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    fn tf_at(stamp_ns: i64) -> TfMessage {
+        TfMessage {
+            transforms: vec![TransformStamped {
+                stamp_ns,
+                transform: StaticTransform {
+                    parent_frame: "odom".into(),
+                    child_frame: "base_link".into(),
+                    parent_from_child: RigidTransform {
+                        translation_m: [stamp_ns as f64, 0.0, 0.0],
+                        rotation_xyzw: [0.0, 0.0, 0.0, 1.0],
+                    },
+                },
+            }],
+        }
+    }
+
+    /// A bag of `n` /tf messages at the given stamps; returns its storage file.
+    fn bag(dir: &Path, storage: Storage, stamps: &[i64]) -> PathBuf {
+        let mut w = BagWriter::create(dir, storage).unwrap();
+        let t = w.add_topic("/tf", "tf2_msgs/msg/TFMessage").unwrap();
+        for &s in stamps {
+            w.write_msg(t, s, &tf_at(s)).unwrap();
+        }
+        w.finish().unwrap();
+        let name = dir.file_name().unwrap().to_str().unwrap();
+        let ext = if storage == Storage::Mcap {
+            "mcap"
+        } else {
+            "db3"
+        };
+        dir.join(format!("{name}_0.{ext}"))
+    }
+
+    fn stamps_of(path: &Path) -> Vec<i64> {
+        let mut r = BagReader::open(path).unwrap();
+        let mut out = Vec::new();
+        while let Some(m) = r.next_message().unwrap() {
+            out.push(m.stamp_ns);
+        }
+        out
+    }
+
+    #[test]
+    fn split_bags_merge_in_stamp_order() {
+        for storage in [Storage::Mcap, Storage::Sqlite3] {
+            let root = temp_dir(&format!("split-{}", storage.identifier()));
+            let a = bag(&root.join("a"), storage, &[0, 20, 40]);
+            let b = bag(&root.join("b"), storage, &[10, 30, 50, 60]);
+            let split = root.join("split");
+            std::fs::create_dir_all(&split).unwrap();
+            let names: Vec<String> = [a, b]
+                .iter()
+                .map(|f| {
+                    let name = f.file_name().unwrap().to_str().unwrap().to_string();
+                    std::fs::copy(f, split.join(&name)).unwrap();
+                    name
+                })
+                .collect();
+            // A version-5 metadata.yaml listing both files.
+            let meta = format!(
+                "rosbag2_bagfile_information:\n  version: 5\n  storage_identifier: {}\n  \
+                 relative_file_paths: [{}, {}]\n  message_count: 7\n",
+                storage.identifier(),
+                names[0],
+                names[1]
+            );
+            std::fs::write(split.join("metadata.yaml"), meta).unwrap();
+            assert_eq!(stamps_of(&split), vec![0, 10, 20, 30, 40, 50, 60]);
+            std::fs::remove_dir_all(&root).unwrap();
+        }
+    }
+
+    #[test]
+    fn truncated_files_keep_what_came_before_and_say_so() {
+        let root = temp_dir("truncated");
+        let stamps: Vec<i64> = (0..2000).map(|i| i * 1000).collect();
+        let file = bag(&root.join("m"), Storage::Mcap, &stamps);
+        let bytes = std::fs::read(&file).unwrap();
+        for cut in [bytes.len() / 3, bytes.len() - 10] {
+            let path = root.join(format!("cut{cut}.mcap"));
+            std::fs::write(&path, &bytes[..cut]).unwrap();
+            let mut r = BagReader::open(&path).unwrap();
+            let mut n = 0;
+            while r.next_message().unwrap().is_some() {
+                n += 1;
+            }
+            assert!(n <= 2000);
+            assert_eq!(r.stats().file_errors.len(), 1, "cut {cut}: {:?}", r.stats());
+        }
+        let db = bag(&root.join("s"), Storage::Sqlite3, &stamps);
+        let bytes = std::fs::read(&db).unwrap();
+        let path = root.join("cut.db3");
+        std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+        // A cut database either fails to open or reads some messages and reports the rest.
+        if let Ok(mut r) = BagReader::open(&path) {
+            while let Ok(Some(_)) = r.next_message() {}
+        }
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn garbage_and_missing_pieces_are_errors_naming_the_path() {
+        let root = temp_dir("garbage");
+        std::fs::create_dir_all(&root).unwrap();
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let noise: Vec<u8> = (0..4096)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed as u8
+            })
+            .collect();
+        for name in ["noise.mcap", "noise.db3"] {
+            let path = root.join(name);
+            std::fs::write(&path, &noise).unwrap();
+            let err = BagReader::open(&path).unwrap_err();
+            assert!(err.to_string().contains(name), "{err}");
+        }
+        let err = BagReader::open(&root).unwrap_err(); // no metadata.yaml
+        assert!(err.to_string().contains("metadata.yaml"), "{err}");
+        std::fs::write(root.join("metadata.yaml"), "rosbag2_bagfile_information: {version: 9, storage_identifier: mcap, relative_file_paths: [gone.mcap]}\n").unwrap();
+        let err = BagReader::open(&root).unwrap_err();
+        assert!(err.to_string().contains("gone.mcap"), "{err}");
+        assert!(BagReader::open(&root.join("nothing_here")).is_err());
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}
