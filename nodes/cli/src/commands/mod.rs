@@ -1,6 +1,8 @@
 //! The subcommands: one module each, each with an args struct and an `execute`.
 
+mod bag;
 mod bench;
+mod convert;
 mod detect;
 mod kitti;
 mod models;
@@ -22,6 +24,10 @@ pub enum Command {
     Models(models::ModelsArgs),
     /// Benchmark a stage.
     Bench(bench::BenchArgs),
+    /// Inspect rosbag2 bags (MCAP, sqlite3).
+    Bag(bag::BagArgs),
+    /// Convert datasets to rosbag2 (KITTI raw drives and tracking sequences).
+    Convert(convert::ConvertArgs),
 }
 
 impl Command {
@@ -33,6 +39,8 @@ impl Command {
             Command::Detect(args) => args.execute(),
             Command::Models(args) => args.execute(),
             Command::Bench(args) => args.execute(),
+            Command::Bag(args) => args.execute(),
+            Command::Convert(args) => args.execute(),
         }
     }
 }
