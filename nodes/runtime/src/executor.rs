@@ -29,6 +29,7 @@ use crate::state::{CameraResult, GraphState};
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 use fusionrt_core::image::Image;
 use fusionrt_core::{CameraCalib, CameraDetections, FusedObject, Obstacle3D, PointCloud, Track};
+use fusionrt_fusion::FusionReport;
 use nalgebra::Isometry3;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
@@ -206,6 +207,7 @@ fn output_of(
     pose: Option<Isometry3<f64>>,
     truth: Option<Arc<Vec<TruthObject>>>,
     bufs: &SweepBuffers,
+    fusion_report: FusionReport,
 ) -> Output {
     Output {
         sweep,
@@ -218,6 +220,8 @@ fn output_of(
         },
         tracks: bufs.tracks.clone(),
         fused: bufs.fused.clone(),
+        camera_frames: bufs.frames.clone(),
+        fusion_report,
         world_from_lidar: pose,
         truth,
     }
@@ -310,7 +314,14 @@ pub fn run_deterministic(
                     age,
                 );
                 metrics.record_published(age(), limits.end_to_end);
-                let output = output_of(sweep, &cloud, pose, truth, &bufs);
+                let output = output_of(
+                    sweep,
+                    &cloud,
+                    pose,
+                    truth,
+                    &bufs,
+                    *graph.fusion.last_report(),
+                );
                 for sink in sinks.iter_mut() {
                     if let Err(e) = sink.publish(&output) {
                         sink_error.get_or_insert(e);
@@ -521,6 +532,8 @@ struct SweepFused {
     sweep: SweepIn,
     pose: Option<Isometry3<f64>>,
     fused: Vec<FusedObject>,
+    frames: Vec<CameraDetections>,
+    report: FusionReport,
 }
 
 struct ImageIn {
@@ -726,7 +739,14 @@ pub fn run_realtime(
                     stamp_ns: stamp,
                 };
                 let _ = run_stage(&mut fusion, &ctx, &input, &mut fused, &mut metrics, age);
-                if fused_tx.send(SweepFused { sweep, pose, fused }).is_err() {
+                let fused = SweepFused {
+                    sweep,
+                    pose,
+                    fused,
+                    frames: frames.clone(),
+                    report: *fusion.last_report(),
+                };
+                if fused_tx.send(fused).is_err() {
                     break;
                 }
             }
@@ -736,7 +756,14 @@ pub fn run_realtime(
         let tracker_handle = spawn(scope, "fusionrt-tracker".into(), move || {
             let mut metrics = Metrics::default();
             let mut tracks = Vec::with_capacity(256);
-            for (index, SweepFused { sweep, pose, fused }) in fused_rx.into_iter().enumerate() {
+            for (index, input) in fused_rx.into_iter().enumerate() {
+                let SweepFused {
+                    sweep,
+                    pose,
+                    fused,
+                    frames,
+                    report,
+                } = input;
                 let stamp = sweep.cloud.stamp_ns;
                 let released = sweep.released;
                 let age = || timebase.age_ns(stamp, released);
@@ -756,10 +783,12 @@ pub fn run_realtime(
                 metrics.record_published(age(), limits.end_to_end);
                 let bufs = SweepBuffers {
                     fused,
+                    frames,
                     tracks: std::mem::take(&mut tracks),
                     ..SweepBuffers::default()
                 };
-                let output = output_of(index as u64, &sweep.cloud, pose, sweep.truth, &bufs);
+                let output =
+                    output_of(index as u64, &sweep.cloud, pose, sweep.truth, &bufs, report);
                 tracks = bufs.tracks;
                 if output_tx.send(output).is_err() {
                     break;

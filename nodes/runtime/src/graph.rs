@@ -10,7 +10,10 @@
 
 use crate::stage::Stamped;
 use fusionrt_core::image::Image;
-use fusionrt_core::{Box3, CameraCalib, Detection2D, FusedObject, ObjectClass, PointCloud, Track};
+use fusionrt_core::{
+    Box3, CameraCalib, CameraDetections, Detection2D, FusedObject, ObjectClass, PointCloud, Track,
+};
+use fusionrt_fusion::FusionReport;
 use nalgebra::Isometry3;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -229,6 +232,10 @@ pub struct Output {
     pub tracks: Vec<Track>,
     /// The fused objects the tracker was given.
     pub fused: Vec<FusedObject>,
+    /// The camera detection frames fusion was given (each camera's recent frames).
+    pub camera_frames: Vec<CameraDetections>,
+    /// What fusion did with each camera.
+    pub fusion_report: FusionReport,
     /// Lidar pose used (None: outputs are in the lidar frame).
     pub world_from_lidar: Option<Isometry3<f64>>,
     /// Ground truth that came with the sweep.
