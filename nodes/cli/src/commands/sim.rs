@@ -131,7 +131,10 @@ impl SimArgs {
     pub fn execute(self) -> anyhow::Result<()> {
         let spec = load_scenario(&self.scenario).map_err(bad_input)?;
         let config = match &self.config {
-            Some(path) => PipelineConfig::load(path).map_err(bad_input)?,
+            Some(path) => {
+                PipelineConfig::load(Some(path), fusionrt_runtime::config::Preset::Default)
+                    .map_err(bad_input)?
+            }
             None => PipelineConfig::default(),
         };
         for (name, value) in [
