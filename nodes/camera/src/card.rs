@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The output layout of a detection model, which picks the decoder.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DecoderKind {
     /// NanoDet / GFL heads: per stride, class scores [1, N, C] (sigmoid applied) and box
@@ -100,6 +100,8 @@ impl InstalledModel {
         let bad = |reason: String| {
             CameraError::Card(fusionrt_core::config::ConfigError::Invalid {
                 origin: card_path.display().to_string(),
+                key: String::new(),
+                mark: None,
                 message: reason,
             })
         };

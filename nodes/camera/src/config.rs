@@ -1,11 +1,12 @@
 //! The camera stage's configuration (the `camera:` section of the fusionrt YAML config).
 
 use crate::card::DecoderKind;
-use serde::Deserialize;
+use fusionrt_core::config::{Check, Validate};
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// An ONNX Runtime execution provider.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Provider {
     /// NVIDIA TensorRT (engines built ahead of time by `fusionrt models build-engine`).
@@ -28,7 +29,7 @@ impl Provider {
 }
 
 /// TensorRT options a vehicle needs.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TensorRtOptions {
     /// Build and run in FP16.
@@ -60,7 +61,7 @@ impl Default for TensorRtOptions {
 }
 
 /// Configuration of the camera stage.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CameraConfig {
     /// Model: a card name in the models folder (`nanodet`), a card path or an ONNX path with
@@ -122,6 +123,42 @@ impl Default for CameraConfig {
     }
 }
 
+/// Most square tiles across an image (one model pass each).
+pub const MAX_TILES: u32 = 16;
+/// Most ONNX Runtime intra-op threads.
+pub const MAX_THREADS: usize = 256;
+
+impl Validate for TensorRtOptions {
+    fn validate(&self, c: &mut Check) {
+        c.count(
+            "workspace_size_bytes",
+            self.workspace_size_bytes,
+            1 << 20,
+            1 << 40,
+        );
+        c.count("device_id", self.device_id, 0, 64);
+    }
+}
+
+impl Validate for CameraConfig {
+    fn validate(&self, c: &mut Check) {
+        c.rule(!self.model.trim().is_empty(), "model", || "is empty".into());
+        c.rule(!self.providers.is_empty(), "providers", || {
+            "is empty: name at least one execution provider (cpu)".into()
+        });
+        c.count("providers", self.providers.len(), 1, 8);
+        c.section("tensorrt", &self.tensorrt);
+        c.count("cuda_device_id", self.cuda_device_id, 0, 64);
+        c.count("intra_threads", self.intra_threads, 0, MAX_THREADS as i128);
+        c.count("tiles", self.tiles, 0, MAX_TILES.into());
+        c.fraction("score_threshold", self.score_threshold);
+        c.fraction("nms_iou", self.nms_iou);
+        c.fraction("seam_containment", self.seam_containment);
+        c.count("warmup_runs", self.warmup_runs, 0, 100);
+        c.count("max_detections", self.max_detections, 1, 100_000);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,5 +182,24 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("tilez") && err.contains("cam.yaml"), "{err}");
+    }
+
+    #[test]
+    fn absurd_values_are_named() {
+        assert!(fusionrt_core::config::validate(&CameraConfig::default(), "d").is_ok());
+        for (text, key) in [
+            ("warmup_runs: 4000000000", "warmup_runs"),
+            ("tiles: 100000", "tiles"),
+            ("intra_threads: 100000", "intra_threads"),
+            ("providers: []", "providers"),
+        ] {
+            let doc = fusionrt_core::config::YamlDoc::parse(text, "c.yaml").unwrap();
+            let cfg: CameraConfig = doc.deserialize().unwrap();
+            let err = doc.check(&cfg).unwrap_err().to_string();
+            assert!(
+                err.starts_with(&format!("c.yaml:1:1: key `{key}`")),
+                "{err}"
+            );
+        }
     }
 }

@@ -84,8 +84,8 @@ pub enum CameraError {
         /// The decoder's error.
         source: image::ImageError,
     },
-    /// A compressed image format that is not supported.
-    #[error("unsupported compressed image format `{0}` (supported: jpeg, png)")]
+    /// An image format that is not supported (compressed input or an overlay's extension).
+    #[error("unsupported image format `{0}` (supported: jpeg, png)")]
     UnsupportedFormat(String),
     /// The model's outputs do not have the layout the decoder expects.
     #[error("model output: {0}")]

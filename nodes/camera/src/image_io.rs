@@ -65,6 +65,7 @@ pub fn write_overlay(
     detections: &[fusionrt_core::Detection2D],
     path: &Path,
 ) -> Result<(), CameraError> {
+    let format = overlay_format(path)?;
     image.validate()?;
     let (w, h) = (image.width, image.height);
     let mut rgb = image::RgbImage::new(w, h);
@@ -109,11 +110,43 @@ pub fn write_overlay(
             }
         }
     }
-    rgb.save_with_format(path, image::ImageFormat::Png)
+    // Written beside the target and renamed over it: no half-written overlay is left behind.
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
+    let saved = rgb
+        .save_with_format(&tmp, format)
         .map_err(|source| CameraError::Decode {
             what: format!("overlay {}", path.display()),
             source,
         })
+        .and_then(|()| {
+            std::fs::rename(&tmp, path).map_err(|source| CameraError::Io {
+                path: path.to_path_buf(),
+                source,
+            })
+        });
+    if saved.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    saved
+}
+
+/// The image format of an overlay file, by its extension: `.png`, or `.jpg` / `.jpeg`; any
+/// other extension is refused.
+pub fn overlay_format(path: &Path) -> Result<image::ImageFormat, CameraError> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("png") => Ok(image::ImageFormat::Png),
+        Some("jpg" | "jpeg") => Ok(image::ImageFormat::Jpeg),
+        _ => Err(CameraError::UnsupportedFormat(format!(
+            "overlay {}: by its extension",
+            path.display()
+        ))),
+    }
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ pub mod ortlib;
 pub mod preprocess;
 
 pub use card::{DecoderKind, InstalledModel, ModelCard};
-pub use config::{CameraConfig, Provider, TensorRtOptions};
+pub use config::{CameraConfig, MAX_THREADS, MAX_TILES, Provider, TensorRtOptions};
 pub use detector::{CameraDetector, DetectTimings};
 pub use error::CameraError;
-pub use image_io::{decode_compressed, load_image_file, write_overlay};
+pub use image_io::{decode_compressed, load_image_file, overlay_format, write_overlay};

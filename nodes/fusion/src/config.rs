@@ -1,5 +1,6 @@
 //! Configuration of the late-fusion stage (YAML section `fusion`).
 
+use fusionrt_core::config::{Check, Validate};
 use serde::{Deserialize, Serialize};
 
 /// Association gates for one group of classes.
@@ -8,8 +9,9 @@ use serde::{Deserialize, Serialize};
 /// least `min_containment` of the ROI's area lies inside the detection box enlarged by
 /// [`FusionConfig::detection_box_scale`]. A pair whose IoU is also at least `min_iou` may be the
 /// detection's primary match; among those the assignment maximizes IoU. Other clusters that
-/// pass the containment gate join a matched detection when near its primary (fragments). In YAML a gate is given whole (all four keys), as
-/// the defaults differ per class.
+/// pass the containment gate join a matched detection when near its primary (fragments). In a
+/// fusion section read alone a gate is given whole (all four keys), as the defaults differ per
+/// class; in the pipeline config a partial gate changes only the keys it names.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClassGate {
@@ -151,6 +153,57 @@ impl FusionConfig {
     }
 }
 
+/// Largest stamp difference a camera frame may have to its sweep, ns (10 s).
+const MAX_TOLERANCE_NS: i64 = 10_000_000_000;
+
+impl Validate for ClassGate {
+    fn validate(&self, c: &mut Check) {
+        c.fraction("min_containment", self.min_containment);
+        c.fraction("min_iou", self.min_iou);
+        c.positive("max_footprint_m", self.max_footprint_m, 1000.0);
+        c.non_negative("merge_radius_m", self.merge_radius_m, 1000.0);
+    }
+}
+
+impl Validate for FusionConfig {
+    fn validate(&self, c: &mut Check) {
+        c.count(
+            "tolerance_ns",
+            self.tolerance_ns,
+            0,
+            MAX_TOLERANCE_NS.into(),
+        );
+        c.positive("near_plane_m", self.near_plane_m, 100.0);
+        c.fraction("min_detection_score", self.min_detection_score);
+        c.range("detection_box_scale", self.detection_box_scale, 0.1, 10.0);
+        c.section("gates.vehicle", &self.gates.vehicle);
+        c.section("gates.pedestrian", &self.gates.pedestrian);
+        c.section("gates.cyclist", &self.gates.cyclist);
+        c.fraction("min_detection_in_roi", self.min_detection_in_roi);
+        c.range(
+            "max_roi_to_detection_area",
+            self.max_roi_to_detection_area,
+            1.0,
+            1e4,
+        );
+        c.fraction("rider_min_overlap", self.rider_min_overlap);
+        c.non_negative("rider_min_length_m", self.rider_min_length_m, 100.0);
+        c.fraction(
+            "riderless_bicycle_score_scale",
+            self.riderless_bicycle_score_scale,
+        );
+        for (name, size) in [
+            ("car_min_size_m", self.car_min_size_m),
+            ("truck_min_size_m", self.truck_min_size_m),
+            ("bus_min_size_m", self.bus_min_size_m),
+        ] {
+            for (i, v) in size.iter().enumerate() {
+                c.non_negative(&format!("{name}[{i}]"), *v, 100.0);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,5 +229,22 @@ mod tests {
         let err = fusionrt_core::config::parse_yaml::<FusionConfig>("tolerance_s: 1\n", "f.yaml")
             .unwrap_err();
         assert!(err.to_string().contains("tolerance_s"));
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        assert!(fusionrt_core::config::validate(&FusionConfig::default(), "d").is_ok());
+        for (text, key) in [
+            ("min_detection_score: .nan", "min_detection_score"),
+            ("tolerance_ns: -1", "tolerance_ns"),
+        ] {
+            let doc = fusionrt_core::config::YamlDoc::parse(text, "f.yaml").unwrap();
+            let cfg: FusionConfig = doc.deserialize().unwrap();
+            let err = doc.check(&cfg).unwrap_err().to_string();
+            assert!(
+                err.starts_with(&format!("f.yaml:1:1: key `{key}`")),
+                "{err}"
+            );
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! Configuration of the lidar stage (the `lidar:` section of the YAML config).
 
+use fusionrt_core::config::{Check, ConfigError, Validate};
 use serde::{Deserialize, Serialize};
 
 /// Lidar stage parameters. Distances in metres, in the lidar frame (x forward, y left, z up).
@@ -116,106 +117,110 @@ impl Default for LidarConfig {
     }
 }
 
-/// A configuration value that cannot work.
-#[derive(Debug, thiserror::Error, PartialEq)]
-#[error("lidar config: `{field}` = {value}: {reason}")]
-pub struct LidarConfigError {
-    /// The field.
-    pub field: &'static str,
-    /// Its value, printed.
-    pub value: String,
-    /// What is wrong.
-    pub reason: &'static str,
-}
+/// Largest sweep the lidar stage preallocates for, points (`expected_points`).
+pub const MAX_EXPECTED_POINTS: usize = 1 << 24;
+/// Most obstacles per frame that may be asked for (`max_obstacles`).
+pub const MAX_OBSTACLES: usize = 100_000;
 
-impl LidarConfig {
-    /// Checks that every value is finite and in a usable range.
-    pub fn validate(&self) -> Result<(), LidarConfigError> {
-        let positive = [
-            ("max_range_m", self.max_range_m),
-            ("ground_bin_min_m", self.ground_bin_min_m),
-            ("ground_bin_max_m", self.ground_bin_max_m),
-            ("ground_threshold_m", self.ground_threshold_m),
-            ("max_height_above_ground_m", self.max_height_above_ground_m),
-            ("cluster_cell_m", self.cluster_cell_m),
-            ("cluster_tolerance_m", self.cluster_tolerance_m),
-            ("max_length_m", self.max_length_m),
-            ("max_width_m", self.max_width_m),
-            ("max_height_m", self.max_height_m),
-            ("lshape_step_deg", self.lshape_step_deg),
-        ];
-        for (field, v) in positive {
-            if !(v.is_finite() && v > 0.0) {
-                return Err(LidarConfigError {
-                    field,
-                    value: v.to_string(),
-                    reason: "must be finite and positive",
-                });
+impl Validate for LidarConfig {
+    fn validate(&self, c: &mut Check) {
+        c.non_negative("min_range_m", self.min_range_m, 1000.0);
+        c.positive("max_range_m", self.max_range_m, 1000.0);
+        c.rule(
+            self.min_range_m < self.max_range_m || self.max_range_m.is_nan(),
+            "min_range_m",
+            || {
+                format!(
+                    "{} is not below max_range_m ({})",
+                    self.min_range_m, self.max_range_m
+                )
+            },
+        );
+        for (name, corner) in [("roi_min_m", self.roi_min_m), ("roi_max_m", self.roi_max_m)] {
+            for (i, v) in corner.iter().enumerate() {
+                c.range(&format!("{name}[{i}]"), *v, -1000.0, 1000.0);
             }
-        }
-        let non_negative = [
-            ("min_range_m", self.min_range_m),
-            ("sensor_height_m", self.sensor_height_m),
-            ("ground_bin_growth", self.ground_bin_growth),
-            ("ground_max_slope", self.ground_max_slope),
-            ("ground_max_step_m", self.ground_max_step_m),
-            ("ground_max_run_m", self.ground_max_run_m),
-            ("cluster_tolerance_per_m", self.cluster_tolerance_per_m),
-            ("band_min_length_m", self.band_min_length_m),
-            ("band_max_width_m", self.band_max_width_m),
-            ("min_height_m", self.min_height_m),
-            ("side_completion_width_m", self.side_completion_width_m),
-            ("side_min_length_m", self.side_min_length_m),
-            ("side_max_length_m", self.side_max_length_m),
-        ];
-        for (field, v) in non_negative {
-            if !(v.is_finite() && v >= 0.0) {
-                return Err(LidarConfigError {
-                    field,
-                    value: v.to_string(),
-                    reason: "must be finite and not negative",
-                });
-            }
-        }
-        if self.max_range_m > 1000.0 {
-            return Err(LidarConfigError {
-                field: "max_range_m",
-                value: self.max_range_m.to_string(),
-                reason: "at most 1000 m",
-            });
-        }
-        if self.max_range_m / self.cluster_cell_m > 8000.0 {
-            return Err(LidarConfigError {
-                field: "cluster_cell_m",
-                value: self.cluster_cell_m.to_string(),
-                reason: "too small for max_range_m (at most 8000 cells per half axis)",
-            });
         }
         for i in 0..3 {
             let (lo, hi) = (self.roi_min_m[i], self.roi_max_m[i]);
-            if !(lo.is_finite() && hi.is_finite() && lo < hi) {
-                return Err(LidarConfigError {
-                    field: "roi_min_m / roi_max_m",
-                    value: format!("{lo} .. {hi}"),
-                    reason: "each axis must be finite with min < max",
-                });
-            }
+            c.rule(
+                lo < hi || lo.is_nan() || hi.is_nan(),
+                &format!("roi_max_m[{i}]"),
+                || format!("{hi} is not above roi_min_m[{i}] ({lo})"),
+            );
         }
-        if !(8..=4096).contains(&self.ground_sectors) {
-            return Err(LidarConfigError {
-                field: "ground_sectors",
-                value: self.ground_sectors.to_string(),
-                reason: "must be in 8..=4096",
-            });
-        }
-        if self.lshape_max_points < 8 {
-            return Err(LidarConfigError {
-                field: "lshape_max_points",
-                value: self.lshape_max_points.to_string(),
-                reason: "must be at least 8",
-            });
-        }
-        Ok(())
+        c.non_negative("sensor_height_m", self.sensor_height_m, 20.0);
+        c.count("ground_sectors", self.ground_sectors, 8, 4096);
+        c.positive("ground_bin_min_m", self.ground_bin_min_m, 100.0);
+        c.positive("ground_bin_growth", self.ground_bin_growth, 1.0);
+        c.positive("ground_bin_max_m", self.ground_bin_max_m, 100.0);
+        c.rule(
+            self.ground_bin_max_m >= self.ground_bin_min_m || self.ground_bin_max_m.is_nan(),
+            "ground_bin_max_m",
+            || {
+                format!(
+                    "{} is below ground_bin_min_m ({})",
+                    self.ground_bin_max_m, self.ground_bin_min_m
+                )
+            },
+        );
+        c.non_negative("ground_max_slope", self.ground_max_slope, 10.0);
+        c.non_negative("ground_max_step_m", self.ground_max_step_m, 10.0);
+        c.non_negative("ground_max_run_m", self.ground_max_run_m, 1000.0);
+        c.positive("ground_threshold_m", self.ground_threshold_m, 10.0);
+        c.positive(
+            "max_height_above_ground_m",
+            self.max_height_above_ground_m,
+            100.0,
+        );
+        c.positive("cluster_cell_m", self.cluster_cell_m, 10.0);
+        c.rule(
+            self.max_range_m / self.cluster_cell_m <= 8000.0 || !self.cluster_cell_m.is_normal(),
+            "cluster_cell_m",
+            || {
+                format!(
+                    "{} is too small for max_range_m {} (at most 8000 cells per half axis)",
+                    self.cluster_cell_m, self.max_range_m
+                )
+            },
+        );
+        c.positive("cluster_tolerance_m", self.cluster_tolerance_m, 100.0);
+        c.non_negative("cluster_tolerance_per_m", self.cluster_tolerance_per_m, 1.0);
+        c.count("min_cluster_points", self.min_cluster_points, 1, 1_000_000);
+        c.positive("max_length_m", self.max_length_m, 1000.0);
+        c.positive("max_width_m", self.max_width_m, 1000.0);
+        c.non_negative("band_min_length_m", self.band_min_length_m, 1000.0);
+        c.non_negative("band_max_width_m", self.band_max_width_m, 1000.0);
+        c.non_negative("min_height_m", self.min_height_m, 100.0);
+        c.positive("max_height_m", self.max_height_m, 100.0);
+        c.non_negative(
+            "side_completion_width_m",
+            self.side_completion_width_m,
+            100.0,
+        );
+        c.non_negative("side_min_length_m", self.side_min_length_m, 100.0);
+        c.non_negative("side_max_length_m", self.side_max_length_m, 100.0);
+        c.positive("lshape_step_deg", self.lshape_step_deg, 90.0);
+        c.count("lshape_max_points", self.lshape_max_points, 8, 100_000);
+        c.count(
+            "expected_points",
+            self.expected_points,
+            0,
+            MAX_EXPECTED_POINTS as i128,
+        );
+        c.count(
+            "max_obstacles",
+            self.max_obstacles,
+            1,
+            MAX_OBSTACLES as i128,
+        );
+    }
+}
+
+impl LidarConfig {
+    /// Checks that every value is finite and in a usable range; the error names the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        fusionrt_core::config::validate(self, "lidar config")
     }
 }
 
@@ -244,11 +249,30 @@ mod tests {
             cluster_cell_m: 0.0,
             ..LidarConfig::default()
         };
-        assert_eq!(cfg.validate().unwrap_err().field, "cluster_cell_m");
+        let err = cfg.validate().unwrap_err().to_string();
+        assert!(err.contains("key `cluster_cell_m`"), "{err}");
         let cfg = LidarConfig {
             roi_min_m: [0.0, f32::NAN, 0.0],
             ..LidarConfig::default()
         };
         assert!(cfg.validate().is_err());
+        for (text, key) in [
+            ("cluster_cell_m: 0", "cluster_cell_m"),
+            ("cluster_cell_m: 1e20", "cluster_cell_m"),
+            ("cluster_cell_m: .nan", "cluster_cell_m"),
+            ("ground_sectors: 0", "ground_sectors"),
+            ("ground_bin_growth: 0", "ground_bin_growth"),
+            ("max_range_m: 1e30", "max_range_m"),
+            ("expected_points: 1000000000000000", "expected_points"),
+            ("max_obstacles: 1000000000000", "max_obstacles"),
+        ] {
+            let doc = fusionrt_core::config::YamlDoc::parse(text, "l.yaml").unwrap();
+            let cfg: LidarConfig = doc.deserialize().unwrap();
+            let err = doc.check(&cfg).unwrap_err().to_string();
+            assert!(
+                err.starts_with(&format!("l.yaml:1:1: key `{key}`")),
+                "{err}"
+            );
+        }
     }
 }

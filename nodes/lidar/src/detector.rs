@@ -15,7 +15,8 @@
 //! allocates nothing once the buffers have reached the size of the largest frame seen.
 
 use crate::boxfit::LShapeFitter;
-use crate::config::{LidarConfig, LidarConfigError};
+use crate::config::LidarConfig;
+use fusionrt_core::config::ConfigError;
 use fusionrt_core::{Box3, Obstacle3D, PointCloud};
 use nalgebra::Vector3;
 
@@ -90,20 +91,21 @@ pub struct LidarDetector {
 }
 
 impl LidarDetector {
-    /// Builds the stage and allocates every buffer. An invalid configuration is logged and
-    /// replaced by the defaults: use [`LidarDetector::try_new`] to get the error instead.
+    /// Builds the stage and allocates every buffer, for a configuration that has been
+    /// validated (every config loader does: `PipelineConfig::load`, `load_validated`).
+    ///
+    /// # Panics
+    /// On an invalid configuration, naming the key; it never runs on other values than it
+    /// was given. Use [`LidarDetector::try_new`] for a configuration that was not checked.
     pub fn new(cfg: &LidarConfig) -> Self {
         match Self::try_new(cfg) {
             Ok(d) => d,
-            Err(e) => {
-                tracing::error!("{e}; using the default lidar configuration");
-                Self::build(&LidarConfig::default())
-            }
+            Err(e) => panic!("LidarDetector::new with an unchecked configuration: {e}"),
         }
     }
 
     /// Builds the stage after validating the configuration.
-    pub fn try_new(cfg: &LidarConfig) -> Result<Self, LidarConfigError> {
+    pub fn try_new(cfg: &LidarConfig) -> Result<Self, ConfigError> {
         cfg.validate()?;
         Ok(Self::build(cfg))
     }
@@ -659,7 +661,7 @@ mod tests {
             ..LidarConfig::default()
         };
         assert!(LidarDetector::try_new(&bad).is_err());
-        assert_eq!(LidarDetector::new(&bad).config(), &LidarConfig::default());
+        assert!(std::panic::catch_unwind(|| LidarDetector::new(&bad)).is_err());
     }
 
     #[test]

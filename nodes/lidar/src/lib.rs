@@ -19,5 +19,5 @@ pub mod detector;
 pub mod recall;
 pub mod synthetic;
 
-pub use config::{LidarConfig, LidarConfigError};
+pub use config::{LidarConfig, MAX_EXPECTED_POINTS, MAX_OBSTACLES};
 pub use detector::{LidarDetector, LidarStats};

@@ -13,12 +13,13 @@
 use crate::config::PipelineConfig;
 use crate::degrade::TileGovernor;
 use fusionrt_camera::{CameraDetector, CameraError};
+use fusionrt_core::config::ConfigError;
 use fusionrt_core::image::Image;
 use fusionrt_core::{
     CameraCalib, CameraDetections, Detection2D, FusedObject, Obstacle3D, PointCloud, Track,
 };
 use fusionrt_fusion::{FusionReport, LateFusion};
-use fusionrt_lidar::{LidarConfigError, LidarDetector};
+use fusionrt_lidar::LidarDetector;
 use fusionrt_tracker::Tracker;
 use nalgebra::{Isometry3, Vector3};
 use std::sync::{Arc, Mutex};
@@ -205,7 +206,7 @@ impl StageError {
 pub enum BuildError {
     /// The lidar config is invalid.
     #[error("lidar config: {0}")]
-    Lidar(#[from] LidarConfigError),
+    Lidar(#[from] ConfigError),
     /// The camera could not start (model, ONNX Runtime, providers).
     #[error("camera: {0}")]
     Camera(#[from] CameraError),

@@ -1,6 +1,7 @@
 //! Tracker configuration: one [`ClassParams`] block per perception class.
 
 use fusionrt_core::ObjectClass;
+use fusionrt_core::config::{Check, Validate};
 use serde::{Deserialize, Serialize};
 
 /// Motion model of a class's filter.
@@ -274,6 +275,89 @@ impl TrackerConfig {
             ObjectClass::Pedestrian => &mut self.pedestrian,
             ObjectClass::Bicycle => &mut self.bicycle,
             ObjectClass::Motorcycle => &mut self.motorcycle,
+        }
+    }
+}
+
+impl Validate for ClassParams {
+    fn validate(&self, c: &mut Check) {
+        let gate_range = match self.association {
+            AssociationMetric::Giou3d => (-1.0, 1.0),
+            AssociationMetric::Iou3d => (0.0, 1.0),
+            AssociationMetric::CenterDistance => (0.0, 100.0),
+            AssociationMetric::Mahalanobis => (0.0, 1e4),
+        };
+        c.range("gate", self.gate, gate_range.0, gate_range.1);
+        c.positive("max_center_distance_m", self.max_center_distance_m, 1000.0);
+        c.fraction("high_score", self.high_score);
+        c.fraction("new_track_min_score", self.new_track_min_score);
+        c.count("min_hits", self.min_hits, 1, 1000);
+        c.count("tentative_max_misses", self.tentative_max_misses, 0, 1000);
+        c.non_negative("max_coast_s", self.max_coast_s, 3600.0);
+        c.non_negative("publish_coast_s", self.publish_coast_s, 3600.0);
+        c.fraction("coast_score_factor", self.coast_score_factor);
+        c.positive("sigma_position_m", self.sigma_position_m, 100.0);
+        c.positive("sigma_z_m", self.sigma_z_m, 100.0);
+        c.positive("sigma_yaw_rad", self.sigma_yaw_rad, 10.0);
+        c.positive("sigma_accel_mps2", self.sigma_accel_mps2, 1000.0);
+        c.positive("sigma_accel_z_mps2", self.sigma_accel_z_mps2, 1000.0);
+        c.positive(
+            "sigma_yaw_accel_radps2",
+            self.sigma_yaw_accel_radps2,
+            1000.0,
+        );
+        c.positive(
+            "sigma_init_velocity_mps",
+            self.sigma_init_velocity_mps,
+            1000.0,
+        );
+        c.range("size_gain", self.size_gain, 0.0, 1.0);
+        c.rule(
+            self.detection_probability > 0.0 && self.detection_probability < 1.0,
+            "detection_probability",
+            || format!("{} is not in (0, 1)", self.detection_probability),
+        );
+        c.count("yield_to", self.yield_to.len(), 0, 16);
+        c.non_negative("yield_distance_m", self.yield_distance_m, 100.0);
+    }
+}
+
+impl Validate for TrackerConfig {
+    fn validate(&self, c: &mut Check) {
+        for (name, params) in [
+            ("unknown", &self.unknown),
+            ("car", &self.car),
+            ("truck", &self.truck),
+            ("bus", &self.bus),
+            ("pedestrian", &self.pedestrian),
+            ("bicycle", &self.bicycle),
+            ("motorcycle", &self.motorcycle),
+        ] {
+            c.section(name, params);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fusionrt_core::config::{YamlDoc, validate};
+
+    #[test]
+    fn presets_validate_and_bad_values_are_named() {
+        assert!(validate(&TrackerConfig::default(), "default").is_ok());
+        assert!(validate(&TrackerConfig::kitti_pointrcnn(), "kitti").is_ok());
+        for text in [
+            "car:\n  gate: .nan\n",
+            "car:\n  sigma_position_m: -1\n",
+            "car:\n  detection_probability: 2\n",
+            "car:\n  max_coast_s: -1\n",
+            "car:\n  min_hits: 4000000000\n",
+        ] {
+            let doc = YamlDoc::parse(text, "t.yaml").unwrap();
+            let cfg: TrackerConfig = doc.deserialize().unwrap();
+            let err = doc.check(&cfg).unwrap_err().to_string();
+            assert!(err.starts_with("t.yaml:2:3: key `car."), "{err}");
         }
     }
 }

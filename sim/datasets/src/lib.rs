@@ -47,6 +47,14 @@ pub enum KittiError {
         /// File size, bytes.
         size: usize,
     },
+    /// A velodyne scan larger than [`velodyne::MAX_SCAN_POINTS`].
+    #[error("{path}: more than {max_points} points (16 bytes each): not a single lidar scan")]
+    ScanTooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The limit, points.
+        max_points: usize,
+    },
     /// A malformed line.
     #[error("{path}:{line}: {message}")]
     Parse {

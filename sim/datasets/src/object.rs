@@ -8,7 +8,7 @@
 
 use crate::KittiError;
 use crate::calib::KittiCalib;
-use crate::tracking::LabelType;
+use crate::tracking::{LabelType, MAX_COORDINATE_M, MAX_SIZE_M};
 use fusionrt_core::geometry::wrap_angle;
 use fusionrt_core::{BBox2, Box3};
 use nalgebra::{Point3, Vector3};
@@ -140,6 +140,20 @@ fn parse_line(path: &Path, line: usize, text: &str) -> Result<ObjectLabel, Kitti
             if v[j] < 0.0 {
                 return Err(err(format!("negative size `{}` = {}", NAMES[j], v[j])));
             }
+            if v[j] > MAX_SIZE_M {
+                return Err(err(format!(
+                    "size `{}` = {} m is beyond {MAX_SIZE_M} m",
+                    NAMES[j], cols[j]
+                )));
+            }
+        }
+        for j in 11..14 {
+            if v[j].abs() > MAX_COORDINATE_M {
+                return Err(err(format!(
+                    "position `{}` = {} m is beyond {MAX_COORDINATE_M} m",
+                    NAMES[j], cols[j]
+                )));
+            }
         }
     }
     if v[2].fract() != 0.0 {
@@ -174,6 +188,28 @@ Car 0.00 0 1.85 387.63 181.54 423.81 203.12 1.67 1.87 3.69 -16.53 2.39 58.49 1.5
 
 DontCare -1 -1 -10 503.89 169.71 590.61 190.13 -1 -1 -1 -1000 -1000 -1000 -10
 ";
+
+    #[test]
+    fn absurd_positions_and_sizes_are_errors() {
+        let car =
+            "Car 0.00 0 1.85 387.63 181.54 423.81 203.12 1.67 1.87 3.69 -16.53 2.39 58.49 1.57";
+        let far = car.replace("58.49", "1e30");
+        let err = parse_labels(Path::new("l.txt"), &far)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("l.txt:1: position `z` = 1e30 m is beyond"),
+            "{err}"
+        );
+        let long = car.replace("3.69", "500");
+        let err = parse_labels(Path::new("l.txt"), &long)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("l.txt:1: size `l` = 500 m is beyond"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn parses_labels() {

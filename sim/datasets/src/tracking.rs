@@ -324,6 +324,8 @@ fn finite(path: &Path, line: usize, field: &str, text: &str) -> Result<f64, Trac
 pub const MAX_COORDINATE_M: f64 = 10_000.0;
 /// Largest accepted box dimension, m.
 pub const MAX_SIZE_M: f64 = 100.0;
+/// Most frames a seqmap may give one sequence (about 2.8 hours at 10 Hz).
+pub const MAX_SEQUENCE_FRAMES: u32 = 100_000;
 
 /// A box position coordinate: finite and within [`MAX_COORDINATE_M`].
 fn coordinate(path: &Path, line: usize, field: &str, text: &str) -> Result<f64, TrackingError> {
@@ -420,6 +422,16 @@ pub fn read_seqmap(path: &Path) -> Result<Vec<SeqEntry>, TrackingError> {
         let last: u32 = num(path, n, "last frame", f[3])?;
         if last < first {
             return Err(parse_err(path, n, "last frame before first frame"));
+        }
+        if last - first >= MAX_SEQUENCE_FRAMES {
+            return Err(parse_err(
+                path,
+                n,
+                format!(
+                    "{} frames is more than {MAX_SEQUENCE_FRAMES} (a KITTI sequence has at most about 1100)",
+                    u64::from(last - first) + 1
+                ),
+            ));
         }
         if f[0].is_empty() || !f[0].chars().all(|c| c.is_ascii_alphanumeric()) {
             return Err(parse_err(path, n, format!("bad sequence name `{}`", f[0])));
@@ -888,6 +900,12 @@ mod tests {
         );
         std::fs::write(&p, "0000 empty 000000\n").unwrap();
         assert!(read_seqmap(&p).unwrap_err().to_string().contains(":1"));
+        std::fs::write(&p, "0000 empty 0 10\n0001 empty 0 999999999\n").unwrap();
+        let err = read_seqmap(&p).unwrap_err().to_string();
+        assert!(
+            err.contains(":2: 1000000000 frames is more than 100000"),
+            "{err}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

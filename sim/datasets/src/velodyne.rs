@@ -1,7 +1,9 @@
 //! KITTI velodyne scans: `.bin` files of little-endian float32 `x, y, z, reflectance` per point,
 //! in the velodyne frame (x forward, y left, z up: already REP-103).
 //!
-//! A file whose size is not a multiple of 16 bytes is an error naming the file and its size.
+//! A file whose size is not a multiple of 16 bytes is an error naming the file and its size; a
+//! file with more than [`MAX_SCAN_POINTS`] points is refused without reading it whole (a real
+//! HDL-64E sweep has about 120 000; `/dev/zero` would otherwise be read until memory runs out).
 //! Points with a non-finite coordinate are counted and skipped; a non-finite reflectance becomes 0.
 
 use crate::KittiError;
@@ -12,6 +14,9 @@ use std::path::Path;
 
 /// Bytes per point: four float32.
 pub const POINT_BYTES: usize = 16;
+
+/// Most points accepted in one scan (64 MiB of file); a 128-beam lidar gives about 300 000.
+pub const MAX_SCAN_POINTS: usize = 1 << 22;
 
 /// The frame id given to KITTI scans.
 pub const VELODYNE_FRAME: &str = "velo_link";
@@ -45,9 +50,16 @@ pub fn read_velodyne_into(
         source,
     };
     bytes.clear();
+    let limit = (MAX_SCAN_POINTS * POINT_BYTES) as u64;
     std::fs::File::open(path)
-        .and_then(|mut f| f.read_to_end(bytes))
+        .and_then(|f| f.take(limit + 1).read_to_end(bytes))
         .map_err(io)?;
+    if bytes.len() as u64 > limit {
+        return Err(KittiError::ScanTooLarge {
+            path: path.to_path_buf(),
+            max_points: MAX_SCAN_POINTS,
+        });
+    }
     parse_velodyne(path, bytes, cloud)
 }
 
@@ -57,6 +69,12 @@ pub fn parse_velodyne(
     bytes: &[u8],
     cloud: &mut PointCloud,
 ) -> Result<VelodyneStats, KittiError> {
+    if bytes.len() > MAX_SCAN_POINTS * POINT_BYTES {
+        return Err(KittiError::ScanTooLarge {
+            path: path.to_path_buf(),
+            max_points: MAX_SCAN_POINTS,
+        });
+    }
     if !bytes.len().is_multiple_of(POINT_BYTES) {
         return Err(KittiError::ScanSize {
             path: path.to_path_buf(),
@@ -178,5 +196,16 @@ mod tests {
             let p5 = z[z.len() / 20];
             assert!((-2.6..-1.3).contains(&p5), "5th percentile z {p5}");
         }
+    }
+
+    #[test]
+    fn an_endless_file_is_refused_at_the_limit() {
+        let err = read_velodyne(Path::new("/dev/zero"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("/dev/zero") && err.contains("4194304 points"),
+            "{err}"
+        );
     }
 }

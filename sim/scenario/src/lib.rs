@@ -126,7 +126,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            msg.contains("bad.yaml") && msg.contains("beam_count") && msg.contains("line 4"),
+            msg.contains("bad.yaml") && msg.contains("beam_count") && msg.contains(":4:3:"),
             "{msg}"
         );
         std::fs::write(&path, "name: x\nlidar:\n  beams: many\n").unwrap();
@@ -141,7 +141,7 @@ mod tests {
         let msg = load_scenario(path.to_str().unwrap())
             .unwrap_err()
             .to_string();
-        assert!(msg.contains("spaceship") && msg.contains("line 2"), "{msg}");
+        assert!(msg.contains("spaceship") && msg.contains(":2:"), "{msg}");
         let msg = load_scenario("/no/such/scenario.yaml")
             .unwrap_err()
             .to_string();

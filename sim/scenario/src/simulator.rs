@@ -330,31 +330,6 @@ fn range_ok(r: [f64; 2], field: &str) -> Result<(), ScenarioError> {
     )
 }
 
-/// The first non-finite number in a YAML value, as a key path.
-fn non_finite(v: &serde_yaml::Value, path: &str) -> Option<String> {
-    match v {
-        serde_yaml::Value::Number(n) => n
-            .as_f64()
-            .is_some_and(|f| !f.is_finite())
-            .then(|| path.to_string()),
-        serde_yaml::Value::Sequence(items) => items
-            .iter()
-            .enumerate()
-            .find_map(|(i, x)| non_finite(x, &format!("{path}[{i}]"))),
-        serde_yaml::Value::Mapping(m) => m.iter().find_map(|(k, x)| {
-            let key = k.as_str().unwrap_or("?");
-            let sub = if path.is_empty() {
-                key.to_string()
-            } else {
-                format!("{path}.{key}")
-            };
-            non_finite(x, &sub)
-        }),
-        serde_yaml::Value::Tagged(t) => non_finite(&t.value, path),
-        _ => None,
-    }
-}
-
 /// Most actors per group, static objects per row, and road length the simulator accepts.
 const MAX_ACTORS_PER_GROUP: u32 = 10_000;
 const MAX_STATICS_PER_ROW: f64 = 100_000.0;
@@ -362,9 +337,7 @@ const MAX_ROAD_LENGTH_M: f64 = 100_000.0;
 
 /// Checks every value the simulator relies on; the error names the field.
 pub fn validate(spec: &ScenarioSpec) -> Result<(), ScenarioError> {
-    if let Ok(value) = serde_yaml::to_value(spec)
-        && let Some(path) = non_finite(&value, "")
-    {
+    if let Some(path) = fusionrt_core::config::first_non_finite(spec) {
         return Err(ScenarioError::invalid(path, "must be a finite number"));
     }
     let l = &spec.lidar;

@@ -9,6 +9,7 @@ use super::runner::{Report, print_run, progress_bar, progress_callback, stop_fla
 use crate::exit::bad_input;
 use anyhow::Context;
 use clap::Args;
+use fusionrt_runtime::config::Preset;
 use fusionrt_runtime::sinks::TracksJsonl;
 use fusionrt_runtime::{
     CameraMode, Graph, PipelineConfig, RunOptions, Sink, Source, run_deterministic,
@@ -77,10 +78,8 @@ impl SimArgs {
     /// Runs the scenario.
     pub fn execute(self) -> anyhow::Result<()> {
         let spec = load_scenario(&self.scenario).map_err(bad_input)?;
-        let config = match &self.config {
-            Some(path) => PipelineConfig::load(path).map_err(bad_input)?,
-            None => PipelineConfig::default(),
-        };
+        let config =
+            PipelineConfig::load(self.config.as_deref(), Preset::Default).map_err(bad_input)?;
         for (name, value) in [
             ("--eval-range-m", self.eval_range_m),
             ("--match-distance-m", self.match_distance_m),

@@ -46,6 +46,12 @@ impl BenchCameraArgs {
                 .collect();
             images.sort();
         }
+        if !(1..=10_000).contains(&self.repeat) {
+            return Err(bad_input(anyhow::anyhow!(
+                "--repeat {}: not in 1..=10000",
+                self.repeat
+            )));
+        }
         let cfg = self.camera.camera_config()?;
         let mut detector = CameraDetector::new(&cfg).map_err(classify)?;
         let mut dets = Vec::new();
@@ -62,7 +68,7 @@ impl BenchCameraArgs {
         for path in &images {
             let image = load_image_file(path).map_err(classify)?;
             detector.detect(&image, &mut dets).map_err(classify)?;
-            for _ in 0..self.repeat.max(1) {
+            for _ in 0..self.repeat {
                 let start = std::time::Instant::now();
                 let t = detector.detect(&image, &mut dets).map_err(classify)?;
                 total.push(start.elapsed().as_secs_f64() * 1e3);

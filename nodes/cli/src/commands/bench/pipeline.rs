@@ -18,6 +18,7 @@ use crate::commands::sim::frame_count;
 use crate::exit::bad_input;
 use anyhow::Context as _;
 use clap::Args;
+use fusionrt_runtime::config::Preset;
 use fusionrt_runtime::sinks::TracksJsonl;
 use fusionrt_runtime::{
     CameraMode, Graph, Looping, PipelineConfig, RunOptions, Sink, Source, run_realtime,
@@ -81,10 +82,8 @@ impl BenchPipelineArgs {
                 self.rate
             )));
         }
-        let config = match &self.config {
-            Some(path) => PipelineConfig::load(path).map_err(bad_input)?,
-            None => PipelineConfig::default(),
-        };
+        let config =
+            PipelineConfig::load(self.config.as_deref(), Preset::Default).map_err(bad_input)?;
         let (mut source, camera): (Box<dyn Source>, CameraMode) = match self.kitti.sequence()? {
             Some(sequence) => {
                 let camera = match (self.camera.as_deref(), sequence.has_images()) {

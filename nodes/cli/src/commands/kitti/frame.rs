@@ -61,6 +61,17 @@ pub struct KittiFrameArgs {
     max_range_m: f64,
 }
 
+/// `--max-range-m` must be a finite, positive distance.
+fn check_max_range_m(v: f64) -> anyhow::Result<()> {
+    if v.is_finite() && v > 0.0 && v <= 1000.0 {
+        Ok(())
+    } else {
+        Err(bad_input(anyhow::anyhow!(
+            "--max-range-m {v}: must be a finite distance in (0, 1000] m"
+        )))
+    }
+}
+
 /// The sections of the config file this command reads.
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -159,6 +170,7 @@ struct Timings {
 impl KittiFrameArgs {
     /// Runs the command.
     pub fn execute(self) -> anyhow::Result<()> {
+        check_max_range_m(self.max_range_m)?;
         let cfg: FrameConfig = match &self.config {
             Some(path) => load_yaml_file(path).map_err(bad_input)?,
             None => FrameConfig::default(),
@@ -175,7 +187,7 @@ impl KittiFrameArgs {
         };
 
         let mut timings = Timings::default();
-        let mut lidar = LidarDetector::new(&cfg.lidar);
+        let mut lidar = LidarDetector::try_new(&cfg.lidar).map_err(bad_input)?;
         let mut obstacles = Vec::new();
         let t = Instant::now();
         lidar.process(&cloud, &mut obstacles);

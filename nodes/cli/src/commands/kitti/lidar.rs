@@ -5,6 +5,7 @@
 //! Car, Pedestrian and Cyclist objects within 50 m (an obstacle center within 1 m, bird's-eye
 //! view) and the number of obstacles that match no labelled object.
 
+use crate::commands::detect::refuse_to_overwrite;
 use crate::exit::bad_input;
 use anyhow::Context;
 use clap::Args;
@@ -126,9 +127,12 @@ impl KittiLidarArgs {
     /// Runs the command.
     pub fn execute(self) -> anyhow::Result<()> {
         let cfg: LidarConfig = match &self.config {
-            Some(path) => fusionrt_core::config::load_yaml_file(path).map_err(bad_input)?,
+            Some(path) => fusionrt_core::config::load_validated(path).map_err(bad_input)?,
             None => LidarConfig::default(),
         };
+        if let Some(out) = &self.out {
+            refuse_to_overwrite(out, &[&self.velodyne])?;
+        }
         let mut detector = LidarDetector::try_new(&cfg).map_err(bad_input)?;
         let cloud = read_velodyne(&self.velodyne).map_err(bad_input)?;
         let calib = match &self.calib {

@@ -12,6 +12,7 @@ use crate::commands::runner::{
 use crate::exit::bad_input;
 use anyhow::Context as _;
 use clap::Args;
+use fusionrt_runtime::config::Preset;
 use fusionrt_runtime::sinks::TracksJsonl;
 use fusionrt_runtime::{
     CameraMode, Graph, PipelineConfig, RunOptions, Sink, Source, run_deterministic,
@@ -55,10 +56,8 @@ impl KittiRunArgs {
                 "give --kitti-raw DIR or --kitti-tracking ROOT --seq NNNN"
             )));
         };
-        let config = match &self.config {
-            Some(path) => PipelineConfig::load(path).map_err(bad_input)?,
-            None => PipelineConfig::default(),
-        };
+        let config =
+            PipelineConfig::load(self.config.as_deref(), Preset::Default).map_err(bad_input)?;
         let camera_mode = match (self.camera.as_str(), sequence.has_images()) {
             ("none", _) | ("auto", false) => CameraMode::None,
             ("model", false) => {

@@ -26,6 +26,8 @@ use fusionrt_kitti::tracking::{
     CamBox, LabelType, SeqEntry, TrackingRow, read_detections, read_seqmap, result_score,
     write_results,
 };
+use fusionrt_runtime::PipelineConfig;
+use fusionrt_runtime::config::Preset;
 use fusionrt_tracker::{Tracker, TrackerConfig};
 use nalgebra::Matrix3x4;
 use std::collections::BTreeMap;
@@ -57,8 +59,9 @@ pub struct KittiTrackArgs {
     /// written, in view or not.
     #[arg(long, conflicts_with = "calib")]
     no_calib: bool,
-    /// Tracker config (YAML, `TrackerConfig` keys); default: the KITTI-tuned parameters, also
-    /// shipped as launch/kitti_tracking.yaml to copy and change.
+    /// Pipeline config (YAML, plain or ROS 2 parameter form); its `tracker` section is used.
+    /// It starts from the `kitti` preset (the KITTI-tuned tracker, launch/kitti_tracking.yaml)
+    /// unless it names another with `preset:`, and overrides only the keys it names.
     #[arg(long)]
     config: Option<PathBuf>,
     /// Seed of the 128-bit track ids.
@@ -174,12 +177,11 @@ fn to_rows(
     }
 }
 
-/// Loads the tracker config: the YAML file if given, else the KITTI defaults.
+/// Loads the tracker config: the pipeline config file's `tracker` section on top of the
+/// `kitti` preset (or the file's own `preset:`), else the KITTI defaults.
 pub(crate) fn load_config(path: Option<&Path>) -> anyhow::Result<TrackerConfig> {
-    match path {
-        Some(p) => fusionrt_core::config::load_yaml_file(p).map_err(bad_input),
-        None => Ok(kitti_config()),
-    }
+    let config = PipelineConfig::load(path, Preset::Kitti).map_err(bad_input)?;
+    Ok(config.tracker)
 }
 
 impl KittiTrackArgs {
@@ -244,9 +246,31 @@ mod tests {
 
     #[test]
     fn the_shipped_kitti_yaml_is_the_default_config() {
-        let shipped = include_str!("../../../../../launch/kitti_tracking.yaml");
-        let parsed: TrackerConfig =
-            fusionrt_core::config::parse_yaml(shipped, "launch/kitti_tracking.yaml").unwrap();
-        assert_eq!(parsed, kitti_config());
+        let shipped = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../launch/kitti_tracking.yaml"
+        ));
+        assert_eq!(load_config(Some(shipped)).unwrap(), kitti_config());
+        assert_eq!(load_config(None).unwrap(), kitti_config());
+    }
+
+    #[test]
+    fn a_partial_tracker_file_keeps_the_other_kitti_values() {
+        let dir = std::env::temp_dir().join(format!("fusionrt-track-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("partial.yaml");
+        std::fs::write(&path, "tracker:\n  car:\n    max_coast_s: 0.5\n").unwrap();
+        let cfg = load_config(Some(&path)).unwrap();
+        let mut want = kitti_config();
+        want.car.max_coast_s = 0.5;
+        assert_eq!(cfg, want);
+        std::fs::write(&path, "tracker:\n  car:\n    min_hits: 0\n").unwrap();
+        let err = load_config(Some(&path)).unwrap_err();
+        assert_eq!(crate::exit::code_for(&err), 2, "{err:#}");
+        assert!(
+            err.to_string().contains(":3:5: key `tracker.car.min_hits`"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
