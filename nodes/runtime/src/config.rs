@@ -54,7 +54,7 @@ impl FromStr for Preset {
 
 /// The pipeline config: one section per stage. Missing sections and keys take their defaults;
 /// unknown keys are errors.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PipelineConfig {
     /// Lidar obstacle detection.
@@ -67,6 +67,25 @@ pub struct PipelineConfig {
     pub tracker: TrackerConfig,
     /// Budgets, policies, queues and per-frame limits of the runtime.
     pub runtime: RuntimeConfig,
+}
+
+impl Default for PipelineConfig {
+    /// Every stage's defaults, except that the camera keeps detections down to fusion's own
+    /// threshold: in the pipeline fusion decides, and only lends a class that a lidar cluster
+    /// confirms (`fusionrt detect`, the camera alone, keeps the camera's default).
+    fn default() -> Self {
+        let fusion = FusionConfig::default();
+        Self {
+            lidar: LidarConfig::default(),
+            camera: CameraConfig {
+                score_threshold: fusion.min_detection_score,
+                ..CameraConfig::default()
+            },
+            fusion,
+            tracker: TrackerConfig::default(),
+            runtime: RuntimeConfig::default(),
+        }
+    }
 }
 
 impl PipelineConfig {

@@ -1,7 +1,7 @@
 //! `fusionrt kitti frame`: the whole single-frame pipeline (lidar, camera, fusion) on one KITTI frame.
 //!
-//! Reads a velodyne scan, the left colour image and the frame's calibration; runs the lidar
-//! stage, the camera stage with the shipped model and late fusion; prints the objects in the
+//! Reads a velodyne scan, the left colour image and the frame's calibration; runs the runtime
+//! graph (lidar, camera model, fusion) on that one frame, deterministically; prints the objects in the
 //! lidar frame (class, score, center, size, yaw). With labels it scores the frame: recall with
 //! the right class for labelled Car, Pedestrian and Cyclist objects within `--max-range-m`
 //! (KITTI labels only objects visible in image 2, so every counted object is inside the
@@ -10,24 +10,27 @@
 use crate::exit::bad_input;
 use anyhow::Context;
 use clap::Args;
-use fusionrt_camera::{CameraConfig, CameraDetector, load_image_file};
+use fusionrt_camera::load_image_file;
 use fusionrt_core::assignment::Assignment;
 use fusionrt_core::calib::clip_segment_to_near_plane;
-use fusionrt_core::config::load_yaml_file;
 use fusionrt_core::image::{Encoding, Image};
-use fusionrt_core::{
-    BBox2, Box3, CameraCalib, CameraDetections, Detection2D, FusedObject, ObjectClass,
-};
-use fusionrt_fusion::{FusionConfig, FusionReport, LateFusion};
+use fusionrt_core::{BBox2, Box3, CameraCalib, Detection2D, FusedObject, ObjectClass};
+use fusionrt_fusion::FusionReport;
 use fusionrt_kitti::calib::KittiCalib;
 use fusionrt_kitti::object::{ObjectLabel, read_labels};
+use fusionrt_kitti::sequence::{FrameFiles, SensorSequence};
 use fusionrt_kitti::tracking::LabelType;
 use fusionrt_kitti::velodyne::read_velodyne;
-use fusionrt_lidar::{LidarConfig, LidarDetector};
+use fusionrt_runtime::config::Preset;
+use fusionrt_runtime::{
+    CameraMode, Graph, Output, PipelineConfig, Results, RunOptions, Sink, SinkError,
+    run_deterministic,
+};
+use fusionrt_sources::KittiSource;
 use nalgebra::Point3;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
 
 /// Arguments of `fusionrt kitti frame`.
 ///
@@ -69,31 +72,6 @@ fn check_max_range_m(v: f64) -> anyhow::Result<()> {
         Err(bad_input(anyhow::anyhow!(
             "--max-range-m {v}: must be a finite distance in (0, 1000] m"
         )))
-    }
-}
-
-/// The sections of the config file this command reads.
-#[derive(Debug, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-struct FrameConfig {
-    lidar: LidarConfig,
-    camera: CameraConfig,
-    fusion: FusionConfig,
-}
-
-impl Default for FrameConfig {
-    /// Stage defaults, except that the camera keeps detections down to the fusion threshold:
-    /// fusion only takes a detection that a lidar cluster confirms.
-    fn default() -> Self {
-        let fusion = FusionConfig::default();
-        Self {
-            lidar: LidarConfig::default(),
-            camera: CameraConfig {
-                score_threshold: fusion.min_detection_score,
-                ..CameraConfig::default()
-            },
-            fusion,
-        }
     }
 }
 
@@ -171,10 +149,9 @@ impl KittiFrameArgs {
     /// Runs the command.
     pub fn execute(self) -> anyhow::Result<()> {
         check_max_range_m(self.max_range_m)?;
-        let cfg: FrameConfig = match &self.config {
-            Some(path) => load_yaml_file(path).map_err(bad_input)?,
-            None => FrameConfig::default(),
-        };
+        let config =
+            PipelineConfig::load(self.config.as_deref(), Preset::Default).map_err(bad_input)?;
+        // Read every input first: a bad file is an error here, not a skipped frame.
         let cloud = read_velodyne(&self.velodyne).map_err(bad_input)?;
         let kitti = KittiCalib::read(&self.calib).map_err(bad_input)?;
         let image = load_image_file(&self.image).map_err(bad_input)?;
@@ -186,42 +163,55 @@ impl KittiFrameArgs {
             None => None,
         };
 
-        let mut timings = Timings::default();
-        let mut lidar = LidarDetector::try_new(&cfg.lidar).map_err(bad_input)?;
-        let mut obstacles = Vec::new();
-        let t = Instant::now();
-        lidar.process(&cloud, &mut obstacles);
-        timings.lidar = ms(t);
-
-        let mut detector = CameraDetector::new(&cfg.camera).context("starting the camera stage")?;
-        let mut detections = Vec::new();
-        let t = Instant::now();
-        detector
-            .detect(&image, &mut detections)
-            .map_err(bad_input)?;
-        timings.camera = ms(t);
-
-        let frames = [CameraDetections {
-            camera_index: 0,
-            stamp_ns: 0,
-            detections: detections.clone(),
-        }];
-        let mut fusion = LateFusion::new(&cfg.fusion);
-        let mut fused = Vec::new();
-        let t = Instant::now();
-        let report = fusion.process(
-            0,
-            &obstacles,
-            std::slice::from_ref(&camera),
-            &frames,
-            &mut fused,
-        );
-        timings.fusion = ms(t);
+        // The pipeline graph on this one frame: lidar, camera model, fusion (and the tracker,
+        // which publishes nothing from a single sweep).
+        let sequence = SensorSequence {
+            name: "frame".into(),
+            calib: self.calib.clone(),
+            frames: vec![FrameFiles {
+                number: 0,
+                velodyne: self.velodyne.clone(),
+                image: Some(self.image.clone()),
+            }],
+        };
+        let mut source = KittiSource::new(sequence, true).map_err(bad_input)?;
+        let graph =
+            Graph::new(&config, CameraMode::Model, 1, 0).context("starting the pipeline")?;
+        let last = Arc::new(Mutex::new(None));
+        let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(LastOutput(last.clone()))];
+        let summary = run_deterministic(graph, &mut source, &mut sinks, &RunOptions::default())?;
+        let output = last
+            .lock()
+            .ok()
+            .and_then(|mut o| o.take())
+            .ok_or_else(|| anyhow::anyhow!("the pipeline published nothing for the frame"))?;
+        let fused = output.fused;
+        let detections = output
+            .camera_frames
+            .into_iter()
+            .next()
+            .map(|f| f.detections)
+            .unwrap_or_default();
+        let report = output.fusion_report;
+        let stage_ms = |name: &str| {
+            summary
+                .metrics
+                .stages
+                .iter()
+                .find(|s| s.stage == name)
+                .map_or(0.0, |s| s.processing.max_ms)
+        };
+        let timings = Timings {
+            lidar: stage_ms("lidar"),
+            camera: stage_ms("camera0"),
+            fusion: stage_ms("fusion"),
+        };
+        let obstacles = report.obstacles;
 
         println!(
             "{} points, {} lidar obstacles, {} detections; lidar {:.1} ms, camera {:.1} ms, fusion {:.3} ms",
             cloud.len(),
-            obstacles.len(),
+            obstacles,
             detections.len(),
             timings.lidar,
             timings.camera,
@@ -279,8 +269,20 @@ impl KittiFrameArgs {
     }
 }
 
-fn ms(t: Instant) -> f64 {
-    t.elapsed().as_secs_f64() * 1e3
+/// Keeps the last output of the graph.
+struct LastOutput(Arc<Mutex<Option<Output>>>);
+
+impl Sink for LastOutput {
+    fn publish(&mut self, output: &Output) -> Result<(), SinkError> {
+        if let Ok(mut last) = self.0.lock() {
+            *last = Some(output.clone());
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, _results: &mut Results) -> Result<(), SinkError> {
+        Ok(())
+    }
 }
 
 /// The output class a counted label must get, `None` for labels not counted.
