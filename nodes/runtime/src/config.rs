@@ -70,15 +70,18 @@ pub struct PipelineConfig {
 }
 
 impl Default for PipelineConfig {
-    /// Every stage's defaults, except that the camera keeps detections down to fusion's own
-    /// threshold: in the pipeline fusion decides, and only lends a class that a lidar cluster
-    /// confirms (`fusionrt detect`, the camera alone, keeps the camera's default).
+    /// Every stage's defaults, except the camera's: it keeps detections down to fusion's own
+    /// threshold (in the pipeline fusion decides, and only lends a class that a lidar cluster
+    /// confirms), and runs ONNX Runtime on one thread, so that on a small computer the lidar
+    /// path keeps a core while the camera infers (`fusionrt detect`, the camera alone, keeps
+    /// the camera's defaults).
     fn default() -> Self {
         let fusion = FusionConfig::default();
         Self {
             lidar: LidarConfig::default(),
             camera: CameraConfig {
                 score_threshold: fusion.min_detection_score,
+                intra_threads: 1,
                 ..CameraConfig::default()
             },
             fusion,

@@ -74,6 +74,8 @@ struct Limits {
     camera_max_age_ns: i64,
     /// Fusion's own pairing tolerance.
     pairing_ns: i64,
+    /// Capacity of the channels between stages.
+    queue_depth: usize,
 }
 
 fn ms(v: f64) -> Duration {
@@ -93,6 +95,7 @@ impl Limits {
             camera_wait: end_to_end.saturating_sub(ms(b.fusion_ms) + ms(b.tracker_ms)),
             camera_max_age_ns: (config.runtime.camera_max_age_ms * 1e6) as i64,
             pairing_ns: config.fusion.tolerance_ns,
+            queue_depth: config.runtime.queue_depth.max(1),
         }
     }
 }
@@ -615,9 +618,9 @@ pub fn run_realtime(
     let lidar_rx_source = lidar_rx.clone();
     let camera_channels: Vec<(Sender<ImageIn>, Receiver<ImageIn>)> =
         (0..camera_stages.len()).map(|_| bounded(depth)).collect();
-    let (obstacles_tx, obstacles_rx) = bounded::<SweepObstacles>(4);
-    let (fused_tx, fused_rx) = bounded::<SweepFused>(4);
-    let (output_tx, output_rx) = bounded::<Output>(16);
+    let (obstacles_tx, obstacles_rx) = bounded::<SweepObstacles>(limits.queue_depth);
+    let (fused_tx, fused_rx) = bounded::<SweepFused>(limits.queue_depth);
+    let (output_tx, output_rx) = bounded::<Output>(limits.queue_depth);
 
     std::thread::scope(|scope| -> Result<RunSummary, RunError> {
         let shared = &shared;

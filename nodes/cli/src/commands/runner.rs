@@ -37,6 +37,11 @@ pub fn stop_flag() -> Arc<AtomicBool> {
 
 /// A progress bar over `len` sweeps (a spinner when unknown), drawn only on a terminal.
 pub fn progress_bar(len: Option<u64>, what: &str) -> ProgressBar {
+    progress_bar_of(len, what, "sweeps")
+}
+
+/// A progress bar over `len` items named `unit`, drawn only on a terminal.
+pub fn progress_bar_of(len: Option<u64>, what: &str, unit: &str) -> ProgressBar {
     let target = if std::io::stderr().is_terminal() {
         ProgressDrawTarget::stderr()
     } else {
@@ -44,11 +49,11 @@ pub fn progress_bar(len: Option<u64>, what: &str) -> ProgressBar {
     };
     let bar = ProgressBar::with_draw_target(len, target);
     let template = if len.is_some() {
-        "{prefix} {bar:32} {pos}/{len} sweeps, {per_sec}, ETA {eta}"
+        format!("{{prefix}} {{bar:32}} {{pos}}/{{len}} {unit}, {{per_sec}}, ETA {{eta}}")
     } else {
-        "{prefix} {spinner} {pos} sweeps, {per_sec}"
+        format!("{{prefix}} {{spinner}} {{pos}} {unit}, {{per_sec}}")
     };
-    if let Ok(style) = ProgressStyle::with_template(template) {
+    if let Ok(style) = ProgressStyle::with_template(&template) {
         bar.set_style(style);
     }
     bar.set_prefix(what.to_string());

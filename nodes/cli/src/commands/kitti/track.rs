@@ -17,6 +17,7 @@
 //! carry the track score as log-odds ([`result_score`]). A missing detection
 //! file is an error; an empty one means no detections of that class.
 
+use crate::commands::runner::progress_bar_of;
 use crate::exit::bad_input;
 use anyhow::Context as _;
 use clap::Args;
@@ -209,7 +210,9 @@ impl KittiTrackArgs {
         let mut busy = Duration::ZERO;
         let mut frames = 0usize;
         let mut objects = 0usize;
+        let bar = progress_bar_of(Some(seqs.len() as u64), "kitti track", "sequences");
         for seq in &seqs {
+            bar.inc(1);
             let input = load_sequence(&self.detections, seq)?;
             frames += input.frames.len();
             objects += input.frames.iter().map(Vec::len).sum::<usize>();
@@ -229,6 +232,7 @@ impl KittiTrackArgs {
             let path = self.out.join(format!("{}.txt", seq.name));
             write_results(&path, &rows)?;
         }
+        bar.finish_and_clear();
         let secs = busy.as_secs_f64().max(1e-12);
         println!(
             "tracked {} sequences, {frames} frames, {objects} detections in {:.1} ms of tracking: {:.0} frames/s",
