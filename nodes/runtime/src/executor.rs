@@ -512,6 +512,15 @@ impl Timebase {
         }
     }
 
+    /// The instant `wait` after the message's reference time (its stamp at sensor rate, its
+    /// release as fast as possible): the end-to-end budget counts from there.
+    fn deadline(&self, stamp_ns: i64, released: Instant, wait: Duration) -> Instant {
+        match self {
+            Timebase::Paced(c) => c.instant_of(stamp_ns) + wait,
+            Timebase::Max(_) => released + wait,
+        }
+    }
+
     fn age_ns(&self, stamp_ns: i64, released: Instant) -> i64 {
         match self {
             Timebase::Paced(c) => c.wall_age_ns(stamp_ns),
@@ -702,7 +711,7 @@ pub fn run_realtime(
                 let pose = {
                     let mut state = shared.lock();
                     if camera_mode == CameraMode::Model {
-                        let deadline = sweep.released + limits.camera_wait;
+                        let deadline = timebase.deadline(stamp, sweep.released, limits.camera_wait);
                         for (i, reason) in waited_out.iter().enumerate() {
                             while state.worth_waiting(i, stamp, limits.pairing_ns) {
                                 let now = Instant::now();
