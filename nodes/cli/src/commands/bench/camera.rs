@@ -1,6 +1,7 @@
 //! `fusionrt bench camera`: benchmarks camera pre-processing, inference and post-processing.
 
 use crate::commands::detect::{CameraModelArgs, classify};
+use crate::commands::runner::progress_bar_of;
 use crate::exit::bad_input;
 use clap::Args;
 use fusionrt_camera::{CameraDetector, load_image_file};
@@ -65,10 +66,16 @@ impl BenchCameraArgs {
             cfg.intra_threads,
             self.repeat
         );
+        let bar = progress_bar_of(
+            Some((images.len() * self.repeat) as u64),
+            "bench camera",
+            "runs",
+        );
         for path in &images {
             let image = load_image_file(path).map_err(classify)?;
             detector.detect(&image, &mut dets).map_err(classify)?;
             for _ in 0..self.repeat {
+                bar.inc(1);
                 let start = std::time::Instant::now();
                 let t = detector.detect(&image, &mut dets).map_err(classify)?;
                 total.push(start.elapsed().as_secs_f64() * 1e3);
@@ -77,6 +84,7 @@ impl BenchCameraArgs {
                 post.push(t.postprocess.as_secs_f64() * 1e3);
             }
         }
+        bar.finish_and_clear();
         let (p, i, q, t) = (
             median(&mut pre),
             median(&mut inf),
