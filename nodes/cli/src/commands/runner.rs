@@ -6,7 +6,8 @@ use crate::exit::bad_input;
 use anyhow::Context as _;
 use clap::Args;
 use fusionrt_kitti::sequence::SensorSequence;
-use fusionrt_runtime::{MetricsReport, Results, RunSummary, SourceInfo};
+use fusionrt_runtime::sinks::TracksJsonl;
+use fusionrt_runtime::{MetricsReport, Results, RunSummary, Sink, SourceInfo};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use std::io::IsTerminal as _;
@@ -127,6 +128,19 @@ pub struct Report<'a, E: Serialize> {
     pub results: &'a Results,
     /// Latency, drops, misses, camera throughput, peak RSS.
     pub timings: &'a MetricsReport,
+}
+
+/// Creates the output folder and the sink writing its `tracks.jsonl`.
+pub fn tracks_sink(out: &Path) -> anyhow::Result<Box<dyn Sink>> {
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("cannot create output directory {}", out.display()))?;
+    let path = out.join("tracks.jsonl");
+    let file = std::fs::File::create(&path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    Ok(Box::new(TracksJsonl::new(
+        path.display().to_string(),
+        std::io::BufWriter::new(file),
+    )))
 }
 
 /// Writes `report` as pretty JSON to `path`.

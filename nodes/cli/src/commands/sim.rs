@@ -5,12 +5,13 @@
 //! lidar -> fusion -> tracker, sinks `tracks.jsonl` and the score. `report.json` keeps the
 //! results (they depend only on scenario, seed and config) apart from the timings.
 
-use super::runner::{Report, print_run, progress_bar, progress_callback, stop_flag, write_report};
+use super::runner::{
+    Report, print_run, progress_bar, progress_callback, stop_flag, tracks_sink, write_report,
+};
 use crate::exit::bad_input;
-use anyhow::Context;
 use clap::Args;
 use fusionrt_runtime::config::Preset;
-use fusionrt_runtime::sinks::TracksJsonl;
+
 use fusionrt_runtime::{
     CameraMode, Graph, PipelineConfig, RunOptions, Sink, Source, run_deterministic,
 };
@@ -99,16 +100,8 @@ impl SimArgs {
             CameraMode::Sim
         };
         let graph = Graph::new(&config, camera_mode, info.cameras, self.seed).map_err(bad_input)?;
-        std::fs::create_dir_all(&self.out)
-            .with_context(|| format!("cannot create output directory {}", self.out.display()))?;
-        let tracks_path = self.out.join("tracks.jsonl");
-        let tracks_file = std::fs::File::create(&tracks_path)
-            .with_context(|| format!("cannot create {}", tracks_path.display()))?;
         let mut sinks: Vec<Box<dyn Sink>> = vec![
-            Box::new(TracksJsonl::new(
-                tracks_path.display().to_string(),
-                std::io::BufWriter::new(tracks_file),
-            )),
+            tracks_sink(&self.out)?,
             Box::new(SimScoreSink::new(ScoreSettings {
                 min_gt_points: self.min_gt_points,
                 eval_range_m: self.eval_range_m,

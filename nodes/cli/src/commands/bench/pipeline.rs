@@ -12,14 +12,15 @@
 //! ```
 
 use crate::commands::runner::{
-    KittiSourceArgs, Report, print_run, progress_bar, progress_callback, stop_flag, write_report,
+    KittiSourceArgs, Report, print_run, progress_bar, progress_callback, stop_flag, tracks_sink,
+    write_report,
 };
 use crate::commands::sim::frame_count;
 use crate::exit::bad_input;
 use anyhow::Context as _;
 use clap::Args;
 use fusionrt_runtime::config::Preset;
-use fusionrt_runtime::sinks::TracksJsonl;
+
 use fusionrt_runtime::{
     CameraMode, Graph, Looping, PipelineConfig, RunOptions, Sink, Source, run_realtime,
 };
@@ -137,15 +138,7 @@ impl BenchPipelineArgs {
         };
         let graph = Graph::new(&config, camera, info.cameras, self.seed)
             .context("starting the pipeline")?;
-        std::fs::create_dir_all(&self.out)
-            .with_context(|| format!("cannot create {}", self.out.display()))?;
-        let tracks_path = self.out.join("tracks.jsonl");
-        let tracks_file = std::fs::File::create(&tracks_path)
-            .with_context(|| format!("cannot create {}", tracks_path.display()))?;
-        let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(TracksJsonl::new(
-            tracks_path.display().to_string(),
-            std::io::BufWriter::new(tracks_file),
-        ))];
+        let mut sinks: Vec<Box<dyn Sink>> = vec![tracks_sink(&self.out)?];
         let period_s = info.period_ns as f64 * 1e-9;
         let rate_factor = (!self.max).then_some(self.rate * period_s);
         let bar = progress_bar(Some(frames), &format!("bench pipeline {}", info.name));

@@ -7,13 +7,14 @@
 //! Example: `fusionrt kitti run --kitti-tracking ../shared/data/kitti_tracking --seq 0000 --out OUT`
 
 use crate::commands::runner::{
-    KittiSourceArgs, Report, print_run, progress_bar, progress_callback, stop_flag, write_report,
+    KittiSourceArgs, Report, print_run, progress_bar, progress_callback, stop_flag, tracks_sink,
+    write_report,
 };
 use crate::exit::bad_input;
 use anyhow::Context as _;
 use clap::Args;
 use fusionrt_runtime::config::Preset;
-use fusionrt_runtime::sinks::TracksJsonl;
+
 use fusionrt_runtime::{
     CameraMode, Graph, PipelineConfig, RunOptions, Sink, Source, run_deterministic,
 };
@@ -80,11 +81,6 @@ impl KittiRunArgs {
         let info = source.info();
         let graph = Graph::new(&config, camera_mode, info.cameras, self.seed)
             .context("starting the pipeline")?;
-        std::fs::create_dir_all(&self.out)
-            .with_context(|| format!("cannot create {}", self.out.display()))?;
-        let tracks_path = self.out.join("tracks.jsonl");
-        let tracks_file = std::fs::File::create(&tracks_path)
-            .with_context(|| format!("cannot create {}", tracks_path.display()))?;
         let mut sinks: Vec<Box<dyn Sink>> = vec![
             Box::new(KittiResultsSink::new(
                 &self.out,
@@ -92,10 +88,7 @@ impl KittiRunArgs {
                 source.calib().clone(),
                 source.image_size(),
             )),
-            Box::new(TracksJsonl::new(
-                tracks_path.display().to_string(),
-                std::io::BufWriter::new(tracks_file),
-            )),
+            tracks_sink(&self.out)?,
         ];
         let bar = progress_bar(info.sweeps, &format!("kitti run {name}"));
         let options = RunOptions {

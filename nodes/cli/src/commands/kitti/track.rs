@@ -21,17 +21,14 @@ use crate::commands::runner::progress_bar_of;
 use crate::exit::bad_input;
 use anyhow::Context as _;
 use clap::Args;
-use fusionrt_core::{ClassProbs, FusedObject, SensorSupport, Track, TrackId};
+use fusionrt_core::{ClassProbs, FusedObject, SensorSupport, Track};
 use fusionrt_kitti::calib::{KITTI_IMAGE_SIZE, KittiCalib};
 use fusionrt_kitti::tracking::{
-    CamBox, LabelType, SeqEntry, TrackingRow, read_detections, read_seqmap, result_score,
-    write_results,
+    CamBox, ResultRows, SeqEntry, read_detections, read_seqmap, write_results,
 };
 use fusionrt_runtime::PipelineConfig;
 use fusionrt_runtime::config::Preset;
 use fusionrt_tracker::{Tracker, TrackerConfig};
-use nalgebra::Matrix3x4;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -140,44 +137,6 @@ pub(crate) fn track_sequence(
     busy
 }
 
-/// Converts tracks to KITTI result rows; ids become small integers in order of appearance.
-/// With `p2`, the 2D box is the projected 3D box and tracks outside the image are dropped.
-fn to_rows(
-    frame: u32,
-    tracks: &[Track],
-    p2: Option<&Matrix3x4<f64>>,
-    ids: &mut BTreeMap<TrackId, i64>,
-    rows: &mut Vec<TrackingRow>,
-) {
-    for t in tracks {
-        let Some(kind) = LabelType::from_class(t.class) else {
-            continue;
-        };
-        let cam = CamBox::from_box3(&t.bbox);
-        let bbox2 = match p2 {
-            Some(p) => cam.image_box(p, KITTI_IMAGE_SIZE.0, KITTI_IMAGE_SIZE.1),
-            None => t.camera_box.map(|(_, b)| b),
-        };
-        let Some(bbox2) = bbox2 else {
-            continue;
-        };
-        let n = ids.len() as i64;
-        let id = *ids.entry(t.id).or_insert(n);
-        let alpha = fusionrt_core::geometry::wrap_angle(cam.ry - cam.x.atan2(cam.z));
-        rows.push(TrackingRow {
-            frame,
-            track_id: id,
-            kind,
-            truncated: 0,
-            occluded: 0,
-            alpha,
-            bbox2,
-            cam,
-            score: Some(result_score(t.score)),
-        });
-    }
-}
-
 /// Loads the tracker config: the pipeline config file's `tracker` section on top of the
 /// `kitti` preset (or the file's own `preset:`), else the KITTI defaults.
 pub(crate) fn load_config(path: Option<&Path>) -> anyhow::Result<TrackerConfig> {
@@ -224,13 +183,14 @@ impl KittiTrackArgs {
                 }
                 None => None,
             };
-            let mut ids = BTreeMap::new();
-            let mut rows = Vec::new();
+            let mut rows = ResultRows::new(p2, KITTI_IMAGE_SIZE);
             busy += track_sequence(&cfg, self.seed, &input, |f, tracks| {
-                to_rows(f, tracks, p2.as_ref(), &mut ids, &mut rows);
+                for t in tracks {
+                    rows.add(f, t, CamBox::from_box3(&t.bbox));
+                }
             });
             let path = self.out.join(format!("{}.txt", seq.name));
-            write_results(&path, &rows)?;
+            write_results(&path, rows.rows())?;
         }
         bar.finish_and_clear();
         let secs = busy.as_secs_f64().max(1e-12);
