@@ -557,11 +557,58 @@ struct ImageIn {
 struct SharedState {
     state: Mutex<GraphState>,
     changed: Condvar,
+    /// Per camera: the image being inferred (its stamp) and when its result is expected.
+    in_flight: Mutex<Vec<Option<(i64, Instant)>>>,
 }
 
 impl SharedState {
     fn lock(&self) -> std::sync::MutexGuard<'_, GraphState> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn set_in_flight(&self, camera: usize, value: Option<(i64, Instant)>) {
+        let mut in_flight = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(slot) = in_flight.get_mut(camera) {
+            *slot = value;
+        }
+    }
+
+    /// True when camera `i` is inferring an image within `tolerance_ns` of the sweep whose
+    /// result is expected by `deadline`: only then is waiting worth it. An image still queued,
+    /// or one that will not be through in time, is not waited for.
+    fn expected_in_time(
+        &self,
+        i: usize,
+        stamp_ns: i64,
+        tolerance_ns: i64,
+        deadline: Instant,
+    ) -> bool {
+        let in_flight = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        in_flight
+            .get(i)
+            .copied()
+            .flatten()
+            .is_some_and(|(image_stamp, expected)| {
+                (image_stamp - stamp_ns).abs() <= tolerance_ns && expected <= deadline
+            })
+    }
+}
+
+/// A running estimate of a camera's processing time (exponential moving average).
+struct ProcessingEstimate(Option<Duration>);
+
+impl ProcessingEstimate {
+    fn update(&mut self, sample: Duration) {
+        self.0 = Some(match self.0 {
+            Some(previous) => previous.mul_f64(0.7) + sample.mul_f64(0.3),
+            None => sample,
+        });
     }
 }
 
@@ -602,6 +649,7 @@ pub fn run_realtime(
     let shared = SharedState {
         state: Mutex::new(GraphState::new(cameras)),
         changed: Condvar::new(),
+        in_flight: Mutex::new(vec![None; cameras]),
     };
     let start = Instant::now();
     let paced = options.rate_factor.is_some();
@@ -676,9 +724,14 @@ pub fn run_realtime(
                 let mut metrics = Metrics::default();
                 let mut drops = DropLog::new();
                 let mut detections = Vec::with_capacity(256);
+                let mut estimate = ProcessingEstimate(None);
                 for input in rx {
                     let stamp = input.image.stamp_ns;
                     let released = input.released;
+                    let started = Instant::now();
+                    // Unknown before the first frame: expected at once, so fusion waits.
+                    shared
+                        .set_in_flight(i, Some((stamp, started + estimate.0.unwrap_or_default())));
                     let result = run_camera(
                         &mut stage,
                         timebase.clock(),
@@ -689,16 +742,19 @@ pub fn run_realtime(
                         &mut drops,
                         || timebase.age_ns(stamp, released),
                     );
+                    estimate.update(started.elapsed());
+                    shared.set_in_flight(i, None);
                     if let Some(result) = result {
                         shared.lock().push_result(i, result);
-                        shared.changed.notify_all();
                     }
+                    shared.changed.notify_all();
                 }
                 metrics.camera(stage.name()).tiles = stage.governor().stats().clone();
                 metrics
             })?);
         }
         // Fusion.
+        let late: Vec<String> = (0..cameras).map(|i| format!("camera{i}_late")).collect();
         let waited_out: Vec<String> = (0..cameras)
             .map(|i| format!("camera{i}_waited_out"))
             .collect();
@@ -714,6 +770,10 @@ pub fn run_realtime(
                         let deadline = timebase.deadline(stamp, sweep.released, limits.camera_wait);
                         for (i, reason) in waited_out.iter().enumerate() {
                             while state.worth_waiting(i, stamp, limits.pairing_ns) {
+                                if !shared.expected_in_time(i, stamp, limits.pairing_ns, deadline) {
+                                    metrics.count_miss(late[i].as_str());
+                                    break;
+                                }
                                 let now = Instant::now();
                                 if now >= deadline {
                                     metrics.count_miss(reason.as_str());
