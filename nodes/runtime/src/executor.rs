@@ -197,12 +197,13 @@ struct SweepBuffers {
     frames: Vec<CameraDetections>,
     fused: Vec<FusedObject>,
     tracks: Vec<Track>,
+    images: Vec<Arc<Stamped<Image>>>,
 }
 
 /// The output of one sweep, for the sinks.
 fn output_of(
     sweep: u64,
-    cloud: &Stamped<PointCloud>,
+    cloud: &Arc<Stamped<PointCloud>>,
     pose: Option<Isometry3<f64>>,
     truth: Option<Arc<Vec<TruthObject>>>,
     bufs: &SweepBuffers,
@@ -220,6 +221,9 @@ fn output_of(
         fused: bufs.fused.clone(),
         world_from_lidar: pose,
         truth,
+        cloud: cloud.clone(),
+        camera_frames: bufs.frames.clone(),
+        images: bufs.images.clone(),
     }
 }
 
@@ -296,6 +300,7 @@ pub fn run_deterministic(
                     &mut bufs.frames,
                     &mut metrics,
                 );
+                state.latest_images(&mut bufs.images);
                 let pose = state.pose_at(stamp, limits.pairing_ns);
                 fuse_and_track(
                     &mut graph.fusion,
@@ -339,6 +344,7 @@ pub fn run_deterministic(
                 let stamp = image.stamp_ns;
                 clock.start_event(stamp);
                 metrics.camera(stage.name()).images_in += 1;
+                state.set_image(camera, image.clone());
                 if let Some(result) = run_camera(
                     stage,
                     &clock,
@@ -521,6 +527,8 @@ struct SweepFused {
     sweep: SweepIn,
     pose: Option<Isometry3<f64>>,
     fused: Vec<FusedObject>,
+    frames: Vec<CameraDetections>,
+    images: Vec<Arc<Stamped<Image>>>,
 }
 
 struct ImageIn {
@@ -681,6 +689,7 @@ pub fn run_realtime(
             let mut metrics = Metrics::default();
             let mut calibs = Vec::new();
             let mut frames = Vec::new();
+            let mut images = Vec::new();
             for SweepObstacles { sweep, obstacles } in obstacles_rx {
                 let stamp = sweep.cloud.stamp_ns;
                 let pose = {
@@ -709,6 +718,7 @@ pub fn run_realtime(
                         &mut frames,
                         &mut metrics,
                     );
+                    state.latest_images(&mut images);
                     state.pose_at(stamp, limits.pairing_ns)
                 };
                 let released = sweep.released;
@@ -726,7 +736,14 @@ pub fn run_realtime(
                     stamp_ns: stamp,
                 };
                 let _ = run_stage(&mut fusion, &ctx, &input, &mut fused, &mut metrics, age);
-                if fused_tx.send(SweepFused { sweep, pose, fused }).is_err() {
+                let fused = SweepFused {
+                    sweep,
+                    pose,
+                    fused,
+                    frames: frames.clone(),
+                    images: images.clone(),
+                };
+                if fused_tx.send(fused).is_err() {
                     break;
                 }
             }
@@ -736,7 +753,14 @@ pub fn run_realtime(
         let tracker_handle = spawn(scope, "fusionrt-tracker".into(), move || {
             let mut metrics = Metrics::default();
             let mut tracks = Vec::with_capacity(256);
-            for (index, SweepFused { sweep, pose, fused }) in fused_rx.into_iter().enumerate() {
+            for (index, sweep_fused) in fused_rx.into_iter().enumerate() {
+                let SweepFused {
+                    sweep,
+                    pose,
+                    fused,
+                    frames,
+                    images,
+                } = sweep_fused;
                 let stamp = sweep.cloud.stamp_ns;
                 let released = sweep.released;
                 let age = || timebase.age_ns(stamp, released);
@@ -756,6 +780,8 @@ pub fn run_realtime(
                 metrics.record_published(age(), limits.end_to_end);
                 let bufs = SweepBuffers {
                     fused,
+                    frames,
+                    images,
                     tracks: std::mem::take(&mut tracks),
                     ..SweepBuffers::default()
                 };
@@ -853,7 +879,11 @@ pub fn run_realtime(
                         continue;
                     };
                     metrics.camera(&format!("camera{camera}")).images_in += 1;
-                    shared.lock().set_pending(camera, image.stamp_ns);
+                    {
+                        let mut state = shared.lock();
+                        state.set_pending(camera, image.stamp_ns);
+                        state.set_image(camera, image.clone());
+                    }
                     let input = ImageIn {
                         image,
                         released: Instant::now(),

@@ -10,7 +10,9 @@
 
 use crate::stage::Stamped;
 use fusionrt_core::image::Image;
-use fusionrt_core::{Box3, CameraCalib, Detection2D, FusedObject, ObjectClass, PointCloud, Track};
+use fusionrt_core::{
+    Box3, CameraCalib, CameraDetections, Detection2D, FusedObject, ObjectClass, PointCloud, Track,
+};
 use nalgebra::Isometry3;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -233,6 +235,12 @@ pub struct Output {
     pub world_from_lidar: Option<Isometry3<f64>>,
     /// Ground truth that came with the sweep.
     pub truth: Option<Arc<Vec<TruthObject>>>,
+    /// The sweep itself (lidar frame), for sinks that show or record it.
+    pub cloud: Arc<Stamped<PointCloud>>,
+    /// The camera detection frames fusion was given for this sweep.
+    pub camera_frames: Vec<CameraDetections>,
+    /// Each camera's newest image at the sweep (camera model mode only), in camera order.
+    pub images: Vec<Arc<Stamped<Image>>>,
 }
 
 /// Why a sink failed (its output is incomplete: the run stops and says so).
