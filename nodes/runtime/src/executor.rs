@@ -201,12 +201,13 @@ struct SweepBuffers {
     frames: Vec<CameraDetections>,
     fused: Vec<FusedObject>,
     tracks: Vec<Track>,
+    images: Vec<Arc<Stamped<Image>>>,
 }
 
 /// The output of one sweep, for the sinks.
 fn output_of(
     sweep: u64,
-    cloud: &Stamped<PointCloud>,
+    cloud: &Arc<Stamped<PointCloud>>,
     pose: Option<Isometry3<f64>>,
     truth: Option<Arc<Vec<TruthObject>>>,
     bufs: &SweepBuffers,
@@ -227,6 +228,8 @@ fn output_of(
         fusion_report,
         world_from_lidar: pose,
         truth,
+        cloud: cloud.clone(),
+        images: bufs.images.clone(),
     }
 }
 
@@ -303,6 +306,7 @@ pub fn run_deterministic(
                     &mut bufs.frames,
                     &mut metrics,
                 );
+                state.latest_images(&mut bufs.images);
                 let pose = state.pose_at(stamp, limits.pairing_ns);
                 fuse_and_track(
                     &mut graph.fusion,
@@ -353,6 +357,7 @@ pub fn run_deterministic(
                 let stamp = image.stamp_ns;
                 clock.start_event(stamp);
                 metrics.camera(stage.name()).images_in += 1;
+                state.set_image(camera, image.clone());
                 if let Some(result) = run_camera(
                     stage,
                     &clock,
@@ -546,6 +551,7 @@ struct SweepFused {
     fused: Vec<FusedObject>,
     frames: Vec<CameraDetections>,
     report: FusionReport,
+    images: Vec<Arc<Stamped<Image>>>,
 }
 
 struct ImageIn {
@@ -762,6 +768,7 @@ pub fn run_realtime(
             let mut metrics = Metrics::default();
             let mut calibs = Vec::new();
             let mut frames = Vec::new();
+            let mut images = Vec::new();
             for SweepObstacles { sweep, obstacles } in obstacles_rx {
                 let stamp = sweep.cloud.stamp_ns;
                 let pose = {
@@ -794,6 +801,7 @@ pub fn run_realtime(
                         &mut frames,
                         &mut metrics,
                     );
+                    state.latest_images(&mut images);
                     state.pose_at(stamp, limits.pairing_ns)
                 };
                 let released = sweep.released;
@@ -817,6 +825,7 @@ pub fn run_realtime(
                     fused,
                     frames: frames.clone(),
                     report: *fusion.last_report(),
+                    images: images.clone(),
                 };
                 if fused_tx.send(fused).is_err() {
                     break;
@@ -835,6 +844,7 @@ pub fn run_realtime(
                     fused,
                     frames,
                     report,
+                    images,
                 } = input;
                 let stamp = sweep.cloud.stamp_ns;
                 let released = sweep.released;
@@ -856,6 +866,7 @@ pub fn run_realtime(
                 let bufs = SweepBuffers {
                     fused,
                     frames,
+                    images,
                     tracks: std::mem::take(&mut tracks),
                     ..SweepBuffers::default()
                 };
@@ -954,7 +965,11 @@ pub fn run_realtime(
                         continue;
                     };
                     metrics.camera(&format!("camera{camera}")).images_in += 1;
-                    shared.lock().set_pending(camera, image.stamp_ns);
+                    {
+                        let mut state = shared.lock();
+                        state.set_pending(camera, image.stamp_ns);
+                        state.set_image(camera, image.clone());
+                    }
                     let input = ImageIn {
                         image,
                         released: Instant::now(),

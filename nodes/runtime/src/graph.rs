@@ -240,6 +240,10 @@ pub struct Output {
     pub world_from_lidar: Option<Isometry3<f64>>,
     /// Ground truth that came with the sweep.
     pub truth: Option<Arc<Vec<TruthObject>>>,
+    /// The sweep itself (lidar frame), for sinks that show or record it.
+    pub cloud: Arc<Stamped<PointCloud>>,
+    /// Each camera's newest image at the sweep (camera model mode only), in camera order.
+    pub images: Vec<Arc<Stamped<Image>>>,
 }
 
 /// Why a sink failed (its output is incomplete: the run stops and says so).

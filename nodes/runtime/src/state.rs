@@ -8,6 +8,7 @@
 
 use crate::metrics::Metrics;
 use crate::stage::Stamped;
+use fusionrt_core::image::Image;
 use fusionrt_core::{CameraCalib, CameraDetections, Detection2D};
 use nalgebra::Isometry3;
 use std::collections::VecDeque;
@@ -28,6 +29,7 @@ pub struct GraphState {
     results: Vec<VecDeque<CameraResult>>,
     pending_stamp_ns: Vec<Option<i64>>,
     poses: VecDeque<Stamped<Isometry3<f64>>>,
+    images: Vec<Option<Arc<Stamped<Image>>>>,
     not_ready: Vec<String>,
     too_old: Vec<String>,
     no_calib: Vec<String>,
@@ -43,6 +45,7 @@ impl GraphState {
                 .collect(),
             pending_stamp_ns: vec![None; cameras],
             poses: VecDeque::with_capacity(POSE_HISTORY),
+            images: vec![None; cameras],
             not_ready: (0..cameras)
                 .map(|i| format!("camera{i}_not_ready"))
                 .collect(),
@@ -80,6 +83,19 @@ impl GraphState {
         if let Some(slot) = self.pending_stamp_ns.get_mut(i) {
             *slot = Some(stamp_ns);
         }
+    }
+
+    /// Keeps camera `i`'s newest image (a reference, for sinks that show it).
+    pub fn set_image(&mut self, i: usize, image: Arc<Stamped<Image>>) {
+        if let Some(slot) = self.images.get_mut(i) {
+            *slot = Some(image);
+        }
+    }
+
+    /// Each camera's newest image, in camera order, into a reused buffer.
+    pub fn latest_images(&self, out: &mut Vec<Arc<Stamped<Image>>>) {
+        out.clear();
+        out.extend(self.images.iter().flatten().cloned());
     }
 
     /// Adds a lidar pose.
@@ -198,6 +214,30 @@ mod tests {
         assert!(state.worth_waiting(0, 100, 10));
         state.push_result(0, result(95));
         assert!(!state.worth_waiting(0, 100, 10));
+    }
+
+    #[test]
+    fn latest_images_keep_the_newest_per_camera() {
+        let mut state = GraphState::new(2);
+        let image = |s: i64| {
+            let data = Image {
+                stamp_ns: s,
+                frame_id: "camera1".into(),
+                width: 1,
+                height: 1,
+                encoding: fusionrt_core::image::Encoding::Mono8,
+                step: 1,
+                data: vec![0],
+            };
+            Arc::new(Stamped::new(s, "camera1".into(), 0, data))
+        };
+        state.set_image(1, image(10));
+        state.set_image(1, image(20));
+        state.set_image(5, image(30)); // no such camera: ignored
+        let mut out = Vec::new();
+        state.latest_images(&mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].stamp_ns, 20);
     }
 
     #[test]

@@ -96,7 +96,7 @@ impl StorageKind {
 /// A stream's next message: topic, stamp (ns), payload.
 type Head = (Arc<Topic>, i64, Vec<u8>);
 
-trait FileStream {
+trait FileStream: Send {
     /// The next message in the file, `None` at its end. `want` says whether a topic's payload
     /// is needed; unwanted messages are passed over without reading their payload when the
     /// storage allows.
@@ -126,7 +126,7 @@ fn open_file(path: &Path) -> Result<std::fs::File, BagError> {
 /// An MCAP file streamed through the sans-io linear reader.
 struct McapStream {
     path: PathBuf,
-    src: Box<dyn Read>,
+    src: Box<dyn Read + Send>,
     reader: LinearReader,
     schemas: HashMap<u16, String>,
     channels: HashMap<u16, Arc<Topic>>,
@@ -138,7 +138,7 @@ const MAX_RECORD_BYTES: usize = 1 << 30;
 impl McapStream {
     fn open(path: &Path, file_compressed: bool) -> Result<Self, BagError> {
         let file = std::io::BufReader::new(open_file(path)?);
-        let src: Box<dyn Read> = if file_compressed {
+        let src: Box<dyn Read + Send> = if file_compressed {
             Box::new(zstd::stream::read::Decoder::with_buffer(file).map_err(io_err(path))?)
         } else {
             Box::new(file)

@@ -1,4 +1,6 @@
-//! Writing rosbag2: one storage file (MCAP or sqlite3) plus metadata.yaml (version 9).
+//! Writing rosbag2: one storage file (MCAP or sqlite3) plus metadata.yaml (version 9), or a
+//! lone storage file ([`BagWriter::create_file`], e.g. `replay`'s `output.mcap`; the MCAP still
+//! holds the rosbag2 metadata as a metadata record, and `rosbags` reads lone files).
 //!
 //! Every topic carries its `ros2msg` definition from [`crate::schema`]: in MCAP as the channel's
 //! schema (profile `ros2`, message encoding `cdr`, zstd chunks), in sqlite3 in the
@@ -62,6 +64,8 @@ enum Inner {
 pub struct BagWriter {
     dir: PathBuf,
     file_name: String,
+    /// False for a lone storage file: no metadata.yaml beside it.
+    write_yaml: bool,
     storage: Storage,
     inner: Inner,
     topics: Vec<TopicState>,
@@ -116,6 +120,49 @@ impl BagWriter {
             .unwrap_or("bag")
             .to_string();
         let file_name = format!("{stem}_0.{}", storage.extension());
+        Self::open(dir, file_name, storage, true)
+    }
+
+    /// Creates the lone storage file `path` (its folder must exist; the file must not): no
+    /// metadata.yaml. The storage follows the extension (`.mcap` or `.db3`).
+    pub fn create_file(path: &Path) -> Result<Self, BagError> {
+        let storage = match path.extension().and_then(|e| e.to_str()) {
+            Some("mcap") => Storage::Mcap,
+            Some("db3") => Storage::Sqlite3,
+            _ => {
+                return Err(BagError::Usage(format!(
+                    "{}: a lone bag file ends in .mcap or .db3",
+                    path.display()
+                )));
+            }
+        };
+        if path.exists() {
+            return Err(BagError::Usage(format!(
+                "{}: already exists; a bag file is written anew",
+                path.display()
+            )));
+        }
+        let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str()))
+        else {
+            return Err(BagError::Usage(format!(
+                "{}: not a file path",
+                path.display()
+            )));
+        };
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        Self::open(dir, name.to_string(), storage, false)
+    }
+
+    fn open(
+        dir: &Path,
+        file_name: String,
+        storage: Storage,
+        write_yaml: bool,
+    ) -> Result<Self, BagError> {
         let path = dir.join(&file_name);
         let inner = match storage {
             Storage::Mcap => {
@@ -152,6 +199,7 @@ impl BagWriter {
         Ok(Self {
             dir: dir.to_path_buf(),
             file_name,
+            write_yaml,
             storage,
             inner,
             topics: Vec::new(),
@@ -297,7 +345,8 @@ impl BagWriter {
         self.write(topic, stamp_ns, &msg.to_cdr())
     }
 
-    /// Closes the storage file and writes metadata.yaml. Returns the bag folder.
+    /// Closes the storage file and writes metadata.yaml. Returns the bag folder, or the file
+    /// for a lone storage file.
     pub fn finish(self) -> Result<PathBuf, BagError> {
         let path = self.file_path();
         let start = self.first_ns.unwrap_or(0);
@@ -347,6 +396,9 @@ impl BagWriter {
                 conn.execute_batch("COMMIT;").map_err(sql_err)?;
                 conn.close().map_err(|(_, source)| sql_err(source))?;
             }
+        }
+        if !self.write_yaml {
+            return Ok(path);
         }
         let meta_path = self.dir.join("metadata.yaml");
         std::fs::write(&meta_path, yaml).map_err(|source| BagError::Io {
@@ -443,6 +495,26 @@ mod tests {
             assert_eq!(n, 1);
             std::fs::remove_dir_all(&dir).unwrap();
         }
+    }
+
+    #[test]
+    fn a_lone_mcap_file_reads_back_without_metadata_yaml() {
+        let dir = temp_dir("lone");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("output.mcap");
+        let mut w = BagWriter::create_file(&path).unwrap();
+        let cam = w.add_topic("/image", "sensor_msgs/msg/Image").unwrap();
+        w.write_msg(cam, 5, &image(5)).unwrap();
+        assert_eq!(w.finish().unwrap(), path);
+        assert!(!dir.join("metadata.yaml").exists());
+        let mut r = BagReader::open(&path).unwrap();
+        assert!(matches!(
+            r.next_decoded().unwrap(),
+            Some((_, Decoded::Image(_)))
+        ));
+        assert!(BagWriter::create_file(&path).is_err(), "never overwrites");
+        assert!(BagWriter::create_file(&dir.join("x.bag")).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

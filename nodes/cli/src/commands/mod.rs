@@ -6,6 +6,7 @@ mod convert;
 mod detect;
 mod kitti;
 mod models;
+mod replay;
 mod runner;
 mod sim;
 
@@ -28,6 +29,8 @@ pub enum Command {
     Bag(bag::BagArgs),
     /// Convert datasets to rosbag2 (KITTI raw drives and tracking sequences).
     Convert(convert::ConvertArgs),
+    /// Replay a rosbag2 bag through the pipeline: output.mcap, tracks.jsonl, report.json.
+    Replay(replay::ReplayArgs),
 }
 
 impl Command {
@@ -41,6 +44,7 @@ impl Command {
             Command::Bench(args) => args.execute(),
             Command::Bag(args) => args.execute(),
             Command::Convert(args) => args.execute(),
+            Command::Replay(args) => args.execute(),
         }
     }
 }

@@ -1,0 +1,395 @@
+//! End-to-end tests of `fusionrt replay` and of `fusionrt convert kitti` against independent
+//! tools: bags written by PyPI `rosbags` from the KITTI drive 0052 frames (mcap and sqlite3, raw
+//! Image and CompressedImage) replay into an output.mcap that `rosbags` and `mcap` +
+//! `mcap-ros2-support` decode message by message; the tracks equal `kitti run` on the same
+//! frames; two replays give byte-identical output.mcap; the real Luminar bag replays lidar-only
+//! from both storages; `convert kitti` bags read back with `rosbags`. The Python side is
+//! `tests/replay_bags.py` (in .venv from scripts/requirements-test.txt). Tests skip with a
+//! printed reason without FUSIONRT_DATA, .venv or (for the camera model) ORT_DYLIB_PATH.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+mod common;
+
+use common::{assert_bad_input, fusionrt, scratch};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const DRIVE: &str = "kitti_raw/2011_09_26_drive_0052_sync";
+
+fn data() -> Option<PathBuf> {
+    let data = std::env::var_os("FUSIONRT_DATA");
+    if data.is_none() {
+        println!("skipped: FUSIONRT_DATA is not set");
+    }
+    data.map(PathBuf::from)
+}
+
+fn python() -> Option<PathBuf> {
+    let py = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
+    if py.is_file() {
+        Some(py)
+    } else {
+        println!("skipped: {} is absent (run scripts/venv)", py.display());
+        None
+    }
+}
+
+/// Runs `tests/replay_bags.py` and returns its JSON.
+fn py(python: &Path, args: &[&str]) -> serde_json::Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/replay_bags.py");
+    let out = Command::new(python)
+        .arg(script)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "replay_bags.py {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn run_ok(args: &[&str]) -> std::process::Output {
+    let out = fusionrt(args);
+    assert!(
+        out.status.success(),
+        "fusionrt {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn replay(bag: &Path, out: &Path, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec![
+        "replay",
+        bag.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    run_ok(&args);
+    serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap()
+}
+
+/// Writes a bag of drive 0052 with rosbags.
+fn rosbags_bag(python: &Path, drive: &Path, dir: &Path, storage: &str, images: &str) -> PathBuf {
+    let bag = dir.join(format!("{storage}_{images}"));
+    let _ = std::fs::remove_dir_all(&bag);
+    py(
+        python,
+        &[
+            "write",
+            drive.to_str().unwrap(),
+            bag.to_str().unwrap(),
+            storage,
+            images,
+        ],
+    );
+    bag
+}
+
+/// The tracks of a tracks.jsonl, one line per sweep.
+fn tracks(dir: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.join("tracks.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn rosbags_bags_replay_to_an_mcap_both_readers_decode_with_kitti_runs_tracks() {
+    let (Some(data), Some(python)) = (data(), python()) else {
+        return;
+    };
+    let drive = data.join(DRIVE);
+    let root = scratch("replay-rosbags");
+    let kitti = root.join("kitti_none");
+    run_ok(&[
+        "kitti",
+        "run",
+        "--kitti-raw",
+        drive.to_str().unwrap(),
+        "--camera",
+        "none",
+        "--out",
+        kitti.to_str().unwrap(),
+    ]);
+    let expected = tracks(&kitti);
+    assert_eq!(expected.len(), 20);
+    for (storage, images) in [
+        ("mcap", "raw"),
+        ("sqlite3", "compressed"),
+        ("mcap", "compressed"),
+        ("sqlite3", "raw"),
+    ] {
+        let bag = rosbags_bag(&python, &drive, &root, storage, images);
+        let out = root.join(format!("out_{storage}_{images}"));
+        let report = replay(&bag, &out, &["--camera", "none"]);
+        assert_eq!(report["timings"]["sweeps_published"], 20, "{report}");
+        assert_eq!(
+            tracks(&out),
+            expected,
+            "{storage}/{images}: replay's tracks differ from kitti run's"
+        );
+        let roles = &report["settings"]["roles"];
+        assert_eq!(roles["lidar"], "/sensing/lidar/pointcloud");
+        assert_eq!(roles["cameras"].as_array().unwrap().len(), 1, "{roles}");
+        let summary = py(
+            &python,
+            &["read-output", out.join("output.mcap").to_str().unwrap()],
+        );
+        for reader in ["rosbags", "mcap"] {
+            for topic in [
+                "/perception/object_recognition/tracking/objects",
+                "/perception/object_recognition/detection/objects",
+                "/fusionrt/markers",
+                "/diagnostics",
+            ] {
+                assert_eq!(summary[reader][topic], 20, "{reader} {topic}: {summary}");
+            }
+        }
+        assert_eq!(
+            summary["schemas"]["/perception/object_recognition/tracking/objects"],
+            serde_json::json!([
+                "autoware_perception_msgs/msg/TrackedObjects",
+                "ros2msg",
+                "cdr"
+            ])
+        );
+        // The tracks inside output.mcap are those of tracks.jsonl, stamped with the sweeps.
+        let inside = summary["tracks"].as_array().unwrap();
+        for (line, msg) in expected.iter().zip(inside) {
+            assert_eq!(line["stamp_ns"], msg["stamp_ns"]);
+            // tracks.jsonl writes ids as 32 hex digits; the UUID bytes are big-endian.
+            let ids: Vec<&str> = line["tracks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["id"].as_str().unwrap())
+                .collect();
+            let mcap_ids: Vec<&str> = msg["tracks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["id"].as_str().unwrap())
+                .collect();
+            assert_eq!(ids, mcap_ids);
+        }
+    }
+}
+
+#[test]
+fn replay_with_the_camera_model_matches_kitti_run_with_it() {
+    let (Some(data), Some(python)) = (data(), python()) else {
+        return;
+    };
+    if std::env::var_os("ORT_DYLIB_PATH").is_none() {
+        println!("skipped: ORT_DYLIB_PATH is not set (scripts/test sets it)");
+        return;
+    }
+    let drive = data.join(DRIVE);
+    let root = scratch("replay-camera");
+    let kitti = root.join("kitti_model");
+    run_ok(&[
+        "kitti",
+        "run",
+        "--kitti-raw",
+        drive.to_str().unwrap(),
+        "--camera",
+        "model",
+        "--out",
+        kitti.to_str().unwrap(),
+    ]);
+    let bag = rosbags_bag(&python, &drive, &root, "mcap", "compressed");
+    let out = root.join("out");
+    let report = replay(&bag, &out, &["--camera", "model"]);
+    assert_eq!(report["timings"]["cameras"][0]["processed"], 20, "{report}");
+    let (ours, theirs) = (tracks(&out), tracks(&kitti));
+    assert_eq!(ours.len(), theirs.len());
+    for (a, b) in ours.iter().zip(&theirs) {
+        let key = |v: &serde_json::Value| -> Vec<(String, String)> {
+            v["tracks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| (t["id"].to_string(), t["class"].to_string()))
+                .collect()
+        };
+        assert_eq!(key(a), key(b), "ids and classes per sweep");
+        for (x, y) in a["tracks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(b["tracks"].as_array().unwrap())
+        {
+            for field in ["center_m", "size_m"] {
+                for k in 0..3 {
+                    let (p, q) = (x[field][k].as_f64().unwrap(), y[field][k].as_f64().unwrap());
+                    assert!((p - q).abs() < 1e-6, "{field}: {p} vs {q}");
+                }
+            }
+        }
+    }
+    let r = &report["results"];
+    assert!(r["mcap_sweeps"] == 20, "{r}");
+}
+
+#[test]
+fn two_replays_give_byte_identical_output_mcap() {
+    let (Some(data), Some(python)) = (data(), python()) else {
+        return;
+    };
+    let drive = data.join(DRIVE);
+    let root = scratch("replay-twice");
+    let bag = rosbags_bag(&python, &drive, &root, "mcap", "raw");
+    let (a, b) = (root.join("a"), root.join("b"));
+    for out in [&a, &b] {
+        let report = replay(&bag, out, &["--camera", "none", "--record-inputs"]);
+        // 20 clouds, the /tf_static message; images are not read lidar-only.
+        assert_eq!(report["results"]["mcap_inputs_recorded"], 21, "{report}");
+    }
+    for file in ["output.mcap", "tracks.jsonl"] {
+        let (x, y) = (
+            std::fs::read(a.join(file)).unwrap(),
+            std::fs::read(b.join(file)).unwrap(),
+        );
+        assert!(x.len() > 1000, "{file}: {} bytes", x.len());
+        assert!(x == y, "{file} differs between two replays");
+    }
+    let summary = py(
+        &python,
+        &["read-output", a.join("output.mcap").to_str().unwrap()],
+    );
+    assert_eq!(summary["rosbags"]["/sensing/lidar/pointcloud"], 20);
+    assert_eq!(summary["mcap"]["/tf_static"], 1);
+    // A window and a topic selection: lidar and TF only, from 0.5 s for 1 s.
+    let w = root.join("window");
+    let report = replay(
+        &bag,
+        &w,
+        &[
+            "--topics",
+            "/sensing/lidar/pointcloud",
+            "/tf_static",
+            "--start-offset",
+            "0.5",
+            "--duration",
+            "1",
+        ],
+    );
+    assert_eq!(report["timings"]["sweeps_published"], 10, "{report}");
+    assert_eq!(report["settings"]["camera"], "none");
+}
+
+#[test]
+fn the_luminar_bag_replays_lidar_only_from_both_storages() {
+    let Some(data) = data() else { return };
+    for name in ["embag_luminar_mcap", "embag_luminar_db3"] {
+        let bag = data.join("rosbag2").join(name);
+        let out = scratch(&format!("replay-{name}"));
+        let report = replay(&bag, &out, &[]);
+        let sweeps = report["timings"]["sweeps_published"].as_u64().unwrap();
+        assert!(sweeps > 0, "{name}: {report}");
+        assert_eq!(report["results"]["mcap_sweeps"], sweeps);
+        assert_eq!(report["settings"]["camera"], "none");
+        assert!(report["settings"]["roles"]["lidar"].is_string());
+    }
+}
+
+#[test]
+fn convert_kitti_bags_read_back_with_rosbags() {
+    let (Some(data), Some(python)) = (data(), python()) else {
+        return;
+    };
+    let drive = data.join(DRIVE);
+    let root = scratch("convert-readback");
+    for (storage, compressed) in [("mcap", false), ("sqlite3", true)] {
+        let bag = root.join(format!("{storage}_{compressed}"));
+        let mut args = vec![
+            "convert",
+            "kitti",
+            "--kitti-raw",
+            drive.to_str().unwrap(),
+            "--out",
+            bag.to_str().unwrap(),
+            "--storage",
+            storage,
+        ];
+        if compressed {
+            args.push("--compressed-images");
+        }
+        run_ok(&args);
+        let r = py(
+            &python,
+            &[
+                "read-convert",
+                bag.to_str().unwrap(),
+                drive.to_str().unwrap(),
+            ],
+        );
+        let image_topic = if compressed {
+            "/sensing/camera/camera0/image_raw/compressed"
+        } else {
+            "/sensing/camera/camera0/image_raw"
+        };
+        let image_type = if compressed {
+            "sensor_msgs/msg/CompressedImage"
+        } else {
+            "sensor_msgs/msg/Image"
+        };
+        assert_eq!(r["types"][image_topic], image_type, "{r}");
+        assert_eq!(
+            r["types"]["/sensing/lidar/pointcloud"],
+            "sensor_msgs/msg/PointCloud2"
+        );
+        assert_eq!(r["types"]["/tf_static"], "tf2_msgs/msg/TFMessage");
+        for (topic, n) in [
+            ("/sensing/lidar/pointcloud", 20),
+            (image_topic, 20),
+            ("/sensing/camera/camera0/camera_info", 20),
+            ("/tf_static", 1),
+        ] {
+            assert_eq!(r["counts"][topic], n, "{topic}: {r}");
+        }
+        assert_eq!(r["stamps_ok"], true, "{r}");
+        assert_eq!(r["cloud_bytes_equal"], true, "{r}");
+        assert_eq!(r["image_bytes_equal"], true, "{r}");
+        // And the converted bag replays like the rosbags one.
+        let report = replay(
+            &bag,
+            &root.join(format!("replay_{storage}")),
+            &["--camera", "none"],
+        );
+        assert_eq!(report["timings"]["sweeps_published"], 20);
+    }
+}
+
+#[test]
+fn bad_replay_input_is_one_line_and_exit_2() {
+    let root = scratch("replay-bad");
+    let missing = root.join("no_such_bag");
+    let out = root.join("out");
+    let o = out.to_str().unwrap();
+    assert_bad_input(
+        &fusionrt(&["replay", missing.to_str().unwrap(), "--out", o]),
+        "no_such_bag",
+    );
+    let garbage = root.join("garbage.mcap");
+    std::fs::write(&garbage, b"not an mcap file at all").unwrap();
+    assert_bad_input(
+        &fusionrt(&["replay", garbage.to_str().unwrap(), "--out", o]),
+        "garbage.mcap",
+    );
+    for (flag, value, needle) in [
+        ("--rate", "0", "--rate"),
+        ("--remap", "/a", "--remap"),
+        ("--start-offset", "-1", "--start-offset"),
+    ] {
+        assert_bad_input(
+            &fusionrt(&["replay", missing.to_str().unwrap(), flag, value, "--out", o]),
+            needle,
+        );
+    }
+}
