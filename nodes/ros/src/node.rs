@@ -16,9 +16,8 @@ use crate::source::RosSource;
 use anyhow::{Context as _, anyhow};
 use fusionrt_runtime::config::Preset;
 use fusionrt_runtime::{CameraMode, Graph, PipelineConfig, RunOptions, Sink, run_realtime};
-use futures::StreamExt;
-use futures::executor::LocalPool;
-use futures::task::LocalSpawnExt;
+use futures::stream::BoxStream;
+use futures::{FutureExt, StreamExt};
 use r2r::QosProfile;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -52,10 +51,11 @@ impl Publish for Publishers {
     }
 }
 
+type Readers = Vec<(Input, BoxStream<'static, Vec<u8>>)>;
+
 fn subscribe(
     node: &mut r2r::Node,
-    pool: &LocalPool,
-    inbox: &Arc<Inbox>,
+    readers: &mut Readers,
     topic: &str,
     type_name: &str,
     qos: QosProfile,
@@ -64,13 +64,8 @@ fn subscribe(
     let stream = node
         .subscribe_raw(topic, type_name, qos)
         .with_context(|| format!("subscribing to {topic} ({type_name})"))?;
-    let inbox = inbox.clone();
-    pool.spawner()
-        .spawn_local(stream.for_each(move |cdr| {
-            inbox.push(input, cdr);
-            futures::future::ready(())
-        }))
-        .map_err(|e| anyhow!("spawning the {topic} reader: {e:?}"))
+    readers.push((input, stream.boxed()));
+    Ok(())
 }
 
 /// Runs the node until Ctrl-C / SIGTERM (or the ROS context shuts down).
@@ -97,52 +92,47 @@ pub fn run(args: NodeArgs) -> Result<(), NodeError> {
         .context("creating the node")
         .map_err(NodeError::Failed)?;
     let inbox = Arc::new(Inbox::new());
-    let pool = LocalPool::new();
-    let setup = || -> anyhow::Result<Publishers> {
+    let mut readers = Readers::new();
+    let mut setup = || -> anyhow::Result<Publishers> {
         let sensor = QosProfile::sensor_data();
         let reliable = QosProfile::default().keep_last(10);
         subscribe(
             &mut node,
-            &pool,
-            &inbox,
+            &mut readers,
             "input/pointcloud",
             "sensor_msgs/msg/PointCloud2",
-            sensor,
+            sensor.clone(),
             Input::PointCloud,
         )?;
         for i in 0..args.cameras {
             subscribe(
                 &mut node,
-                &pool,
-                &inbox,
+                &mut readers,
                 &format!("input/camera{i}/image"),
                 "sensor_msgs/msg/Image",
-                sensor,
+                sensor.clone(),
                 Input::Image(i),
             )?;
             subscribe(
                 &mut node,
-                &pool,
-                &inbox,
+                &mut readers,
                 &format!("input/camera{i}/image/compressed"),
                 "sensor_msgs/msg/CompressedImage",
-                sensor,
+                sensor.clone(),
                 Input::CompressedImage(i),
             )?;
             subscribe(
                 &mut node,
-                &pool,
-                &inbox,
+                &mut readers,
                 &format!("input/camera{i}/camera_info"),
                 "sensor_msgs/msg/CameraInfo",
-                reliable,
+                reliable.clone(),
                 Input::CameraInfo(i),
             )?;
         }
         subscribe(
             &mut node,
-            &pool,
-            &inbox,
+            &mut readers,
             "/tf",
             "tf2_msgs/msg/TFMessage",
             QosProfile::default().keep_last(100),
@@ -150,8 +140,7 @@ pub fn run(args: NodeArgs) -> Result<(), NodeError> {
         )?;
         subscribe(
             &mut node,
-            &pool,
-            &inbox,
+            &mut readers,
             "/tf_static",
             "tf2_msgs/msg/TFMessage",
             QosProfile::default().keep_last(100).transient_local(),
@@ -159,16 +148,15 @@ pub fn run(args: NodeArgs) -> Result<(), NodeError> {
         )?;
         subscribe(
             &mut node,
-            &pool,
-            &inbox,
+            &mut readers,
             "input/odometry",
             "nav_msgs/msg/Odometry",
-            reliable,
+            reliable.clone(),
             Input::Odometry,
         )?;
         let out = QosProfile::default().keep_last(10);
         let publisher = |node: &mut r2r::Node, t: OutTopic| {
-            node.create_publisher_untyped(t.name(), t.type_name(), out)
+            node.create_publisher_untyped(t.name(), t.type_name(), out.clone())
                 .with_context(|| format!("advertising {}", t.name()))
         };
         Ok(Publishers {
@@ -212,14 +200,19 @@ pub fn run(args: NodeArgs) -> Result<(), NodeError> {
         let stop = stop.clone();
         let inbox = inbox.clone();
         let diagnostics = diagnostics.clone();
-        let mut pool = pool;
+        let mut readers = readers;
         std::thread::Builder::new()
             .name("fusionrt-ros-spin".into())
             .spawn(move || {
                 let mut last_report = Instant::now();
                 while !stop.load(Ordering::Relaxed) {
                     node.spin_once(Duration::from_millis(2));
-                    pool.run_until_stalled();
+                    // Drain every reader (r2r's queues are 10 deep): into the inbox.
+                    for (input, stream) in readers.iter_mut() {
+                        while let Some(Some(cdr)) = stream.next().now_or_never() {
+                            inbox.push(*input, cdr);
+                        }
+                    }
                     let window = last_report.elapsed();
                     if window >= Duration::from_secs(1) {
                         last_report = Instant::now();
