@@ -18,7 +18,7 @@
 use crate::config::PipelineConfig;
 use crate::graph::{
     CameraMode, Event, Output, Results, RunOptions, Sink, SinkError, Source, SourceError,
-    TruthObject,
+    SweepTimings, TruthObject,
 };
 use crate::metrics::{Metrics, MetricsReport};
 use crate::stage::{
@@ -145,7 +145,7 @@ impl Graph {
 }
 
 /// Runs a stage under `ctx`, records its processing time and output age, and returns its
-/// result.
+/// processing time.
 fn run_stage<I: ?Sized, O, S: Stage<I, O>>(
     stage: &mut S,
     ctx: &Ctx<'_>,
@@ -153,14 +153,14 @@ fn run_stage<I: ?Sized, O, S: Stage<I, O>>(
     output: &mut O,
     metrics: &mut Metrics,
     age_ns: impl Fn() -> i64,
-) -> Result<(), StageError> {
+) -> Result<Duration, StageError> {
     let t = Instant::now();
     let result = stage.process(ctx, input, output);
     let processing = t.elapsed();
     if result.is_ok() {
         metrics.record_stage(stage.name(), processing, age_ns(), ctx.budget);
     }
-    result.map(|_| ())
+    result.map(|_| processing)
 }
 
 /// Logs a dropped input at most once a second per reason and counts it.
@@ -212,6 +212,7 @@ fn output_of(
     truth: Option<Arc<Vec<TruthObject>>>,
     bufs: &SweepBuffers,
     fusion_report: FusionReport,
+    processing: SweepTimings,
 ) -> Output {
     Output {
         sweep,
@@ -230,6 +231,7 @@ fn output_of(
         truth,
         cloud: cloud.clone(),
         images: bufs.images.clone(),
+        processing,
     }
 }
 
@@ -288,7 +290,7 @@ pub fn run_deterministic(
                     budget: limits.lidar,
                     stamp_ns: stamp,
                 };
-                if let Err(e) = run_stage(
+                let lidar_time = match run_stage(
                     &mut graph.lidar,
                     &ctx,
                     &cloud.data,
@@ -296,9 +298,12 @@ pub fn run_deterministic(
                     &mut metrics,
                     age,
                 ) {
-                    drops.record(&mut metrics, "lidar_bad_input", &e);
-                    continue;
-                }
+                    Ok(d) => d,
+                    Err(e) => {
+                        drops.record(&mut metrics, "lidar_bad_input", &e);
+                        continue;
+                    }
+                };
                 state.gather(
                     stamp,
                     limits.camera_max_age_ns,
@@ -308,7 +313,7 @@ pub fn run_deterministic(
                 );
                 state.latest_images(&mut bufs.images);
                 let pose = state.pose_at(stamp, limits.pairing_ns);
-                fuse_and_track(
+                let (fusion_time, tracker_time) = fuse_and_track(
                     &mut graph.fusion,
                     &mut graph.tracker,
                     &clock,
@@ -328,6 +333,11 @@ pub fn run_deterministic(
                     truth,
                     &bufs,
                     *graph.fusion.last_report(),
+                    SweepTimings {
+                        lidar: lidar_time,
+                        fusion: fusion_time,
+                        tracker: tracker_time,
+                    },
                 );
                 for sink in sinks.iter_mut() {
                     if let Err(e) = sink.publish(&output) {
@@ -417,7 +427,7 @@ fn run_camera(
     let result = run_stage(stage, &ctx, &image.data, detections, metrics, age);
     let processing = t.elapsed();
     match result {
-        Ok(()) => {
+        Ok(_) => {
             metrics.camera(stage.name()).processed += 1;
             if let Some((from, to)) = stage.adapt(processing, limits.camera) {
                 tracing::info!(
@@ -446,7 +456,8 @@ fn run_camera(
     }
 }
 
-/// Fusion then tracker for one sweep, into `bufs.fused` and `bufs.tracks`.
+/// Fusion then tracker for one sweep, into `bufs.fused` and `bufs.tracks`; returns their
+/// processing times.
 #[allow(clippy::too_many_arguments)]
 fn fuse_and_track(
     fusion: &mut FusionStage,
@@ -459,7 +470,7 @@ fn fuse_and_track(
     bufs: &mut SweepBuffers,
     metrics: &mut Metrics,
     age: impl Fn() -> i64 + Copy,
-) {
+) -> (Duration, Duration) {
     let input = FusionInput {
         obstacles,
         cameras: &bufs.calibs,
@@ -472,19 +483,22 @@ fn fuse_and_track(
         stamp_ns,
     };
     // Fusion and the tracker skip and count invalid items themselves; they never fail.
-    let _ = run_stage(fusion, &ctx, &input, &mut bufs.fused, metrics, age);
+    let fusion_time =
+        run_stage(fusion, &ctx, &input, &mut bufs.fused, metrics, age).unwrap_or_default();
     let ctx = Ctx {
         budget: limits.tracker,
         ..ctx
     };
-    let _ = run_stage(
+    let tracker_time = run_stage(
         tracker,
         &ctx,
         bufs.fused.as_slice(),
         &mut bufs.tracks,
         metrics,
         age,
-    );
+    )
+    .unwrap_or_default();
+    (fusion_time, tracker_time)
 }
 
 /// Sends `item`, replacing a queued one that has not been taken yet (latest-wins); returns true
@@ -543,6 +557,7 @@ struct SweepIn {
 struct SweepObstacles {
     sweep: SweepIn,
     obstacles: Vec<Obstacle3D>,
+    lidar_time: Duration,
 }
 
 struct SweepFused {
@@ -552,6 +567,7 @@ struct SweepFused {
     frames: Vec<CameraDetections>,
     report: FusionReport,
     images: Vec<Arc<Stamped<Image>>>,
+    processing: SweepTimings,
 }
 
 struct ImageIn {
@@ -709,9 +725,13 @@ pub fn run_realtime(
                     &mut metrics,
                     age,
                 ) {
-                    Ok(()) => {
+                    Ok(lidar_time) => {
                         if obstacles_tx
-                            .send(SweepObstacles { sweep, obstacles })
+                            .send(SweepObstacles {
+                                sweep,
+                                obstacles,
+                                lidar_time,
+                            })
                             .is_err()
                         {
                             break;
@@ -769,7 +789,12 @@ pub fn run_realtime(
             let mut calibs = Vec::new();
             let mut frames = Vec::new();
             let mut images = Vec::new();
-            for SweepObstacles { sweep, obstacles } in obstacles_rx {
+            for SweepObstacles {
+                sweep,
+                obstacles,
+                lidar_time,
+            } in obstacles_rx
+            {
                 let stamp = sweep.cloud.stamp_ns;
                 let pose = {
                     let mut state = shared.lock();
@@ -818,7 +843,9 @@ pub fn run_realtime(
                     budget: limits.fusion,
                     stamp_ns: stamp,
                 };
-                let _ = run_stage(&mut fusion, &ctx, &input, &mut fused, &mut metrics, age);
+                let fusion_time =
+                    run_stage(&mut fusion, &ctx, &input, &mut fused, &mut metrics, age)
+                        .unwrap_or_default();
                 let fused = SweepFused {
                     sweep,
                     pose,
@@ -826,6 +853,11 @@ pub fn run_realtime(
                     frames: frames.clone(),
                     report: *fusion.last_report(),
                     images: images.clone(),
+                    processing: SweepTimings {
+                        lidar: lidar_time,
+                        fusion: fusion_time,
+                        tracker: Duration::ZERO,
+                    },
                 };
                 if fused_tx.send(fused).is_err() {
                     break;
@@ -845,6 +877,7 @@ pub fn run_realtime(
                     frames,
                     report,
                     images,
+                    mut processing,
                 } = input;
                 let stamp = sweep.cloud.stamp_ns;
                 let released = sweep.released;
@@ -854,14 +887,15 @@ pub fn run_realtime(
                     budget: limits.tracker,
                     stamp_ns: stamp,
                 };
-                let _ = run_stage(
+                processing.tracker = run_stage(
                     &mut tracker,
                     &ctx,
                     fused.as_slice(),
                     &mut tracks,
                     &mut metrics,
                     age,
-                );
+                )
+                .unwrap_or_default();
                 metrics.record_published(age(), limits.end_to_end);
                 let bufs = SweepBuffers {
                     fused,
@@ -870,8 +904,15 @@ pub fn run_realtime(
                     tracks: std::mem::take(&mut tracks),
                     ..SweepBuffers::default()
                 };
-                let output =
-                    output_of(index as u64, &sweep.cloud, pose, sweep.truth, &bufs, report);
+                let output = output_of(
+                    index as u64,
+                    &sweep.cloud,
+                    pose,
+                    sweep.truth,
+                    &bufs,
+                    report,
+                    processing,
+                );
                 tracks = bufs.tracks;
                 if output_tx.send(output).is_err() {
                     break;

@@ -244,6 +244,20 @@ pub struct Output {
     pub cloud: Arc<Stamped<PointCloud>>,
     /// Each camera's newest image at the sweep (camera model mode only), in camera order.
     pub images: Vec<Arc<Stamped<Image>>>,
+    /// What each stage took on this sweep (live figures for /diagnostics; never written to
+    /// deterministic outputs).
+    pub processing: SweepTimings,
+}
+
+/// Processing time of each stage on one sweep (zero where a stage failed).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SweepTimings {
+    /// The lidar stage.
+    pub lidar: std::time::Duration,
+    /// Fusion.
+    pub fusion: std::time::Duration,
+    /// The tracker.
+    pub tracker: std::time::Duration,
 }
 
 /// Why a sink failed (its output is incomplete: the run stops and says so).

@@ -30,7 +30,7 @@ pub use config::{BudgetConfig, DegradeConfig, PipelineConfig, RuntimeConfig};
 pub use executor::{Graph, RunError, RunSummary, run_deterministic, run_realtime};
 pub use graph::{
     CameraMode, Event, Looping, Output, Results, RunOptions, Sink, SinkError, Source, SourceError,
-    SourceInfo, TruthObject,
+    SourceInfo, SweepTimings, TruthObject,
 };
 pub use metrics::{Metrics, MetricsReport};
 pub use stage::{Clock, Ctx, Stage, StageError, StageStats, Stamped};

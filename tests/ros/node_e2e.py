@@ -1,0 +1,326 @@
+#!/usr/bin/env python3
+"""End-to-end test of fusionrt_node against rclpy (an independent ROS 2 client).
+
+Starts the node with `ros2 launch launch/fusionrt.launch.py`, publishes the real KITTI raw drive
+0052 (PointCloud2 + CompressedImage + CameraInfo at 10 Hz, /tf_static) from rclpy, with a bad
+message of every kind between good sweeps, and checks that:
+- the node answers (its subscriptions match) within 5 s of the launch;
+- an rclpy subscriber receives TrackedObjects for every good sweep, header stamp = sweep stamp,
+  and MarkerArrays, and /diagnostics that counts each bad message by reason;
+- the node survives every bad message and is still running at the end.
+Prints the latency sweep stamp -> TrackedObjects received (p50/p99).
+
+Run through scripts/test-ros (it sources scripts/ros-env). Exit 0 on success, 1 on failure;
+prints 'N passed, N failed'.
+"""
+
+import os
+import signal
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import rclpy
+from rclpy.qos import DurabilityPolicy, QoSProfile, qos_profile_sensor_data
+from builtin_interfaces.msg import Time
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import TransformStamped
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2, PointField
+from tf2_msgs.msg import TFMessage
+from visualization_msgs.msg import MarkerArray
+from autoware_perception_msgs.msg import TrackedObjects
+
+ROOT = Path(__file__).resolve().parents[2]
+DRIVE = '2011_09_26_drive_0052_sync'
+PERIOD_NS = 100_000_000
+
+
+def stamp_msg(ns):
+    return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+
+
+def stamp_ns(t):
+    return t.sec * 1_000_000_000 + t.nanosec
+
+
+def read_calib(path):
+    calib = {}
+    for line in path.read_text().splitlines():
+        if ':' in line:
+            k, v = line.split(':', 1)
+            calib[k.strip()] = np.array([float(x) for x in v.split()])
+    return calib
+
+
+def quaternion_from_matrix(r):
+    # Shepperd's method, for a proper rotation matrix.
+    t = np.trace(r)
+    if t > 0:
+        s = np.sqrt(t + 1.0) * 2
+        return ((r[2, 1] - r[1, 2]) / s, (r[0, 2] - r[2, 0]) / s, (r[1, 0] - r[0, 1]) / s, 0.25 * s)
+    i = int(np.argmax(np.diag(r)))
+    j, k = (i + 1) % 3, (i + 2) % 3
+    s = np.sqrt(1.0 + r[i, i] - r[j, j] - r[k, k]) * 2
+    q = [0.0, 0.0, 0.0, 0.0]
+    q[i] = 0.25 * s
+    q[j] = (r[j, i] + r[i, j]) / s
+    q[k] = (r[k, i] + r[i, k]) / s
+    q[3] = (r[k, j] - r[j, k]) / s
+    return tuple(q)
+
+
+def cloud_msg(points, ns, frame='velodyne'):
+    msg = PointCloud2()
+    msg.header.stamp = stamp_msg(ns)
+    msg.header.frame_id = frame
+    msg.height = 1
+    msg.width = len(points)
+    msg.fields = [PointField(name=n, offset=4 * i, datatype=PointField.FLOAT32, count=1)
+                  for i, n in enumerate(('x', 'y', 'z', 'intensity'))]
+    msg.is_bigendian = False
+    msg.point_step = 16
+    msg.row_step = 16 * len(points)
+    msg.data = points.astype(np.float32).tobytes()
+    msg.is_dense = True
+    return msg
+
+
+def main():
+    data = os.environ.get('FUSIONRT_DATA')
+    if not data or not (Path(data) / 'kitti_raw' / DRIVE).is_dir():
+        print(f'SKIP: FUSIONRT_DATA unset or without kitti_raw/{DRIVE}')
+        return 0
+    drive = Path(data) / 'kitti_raw' / DRIVE
+    camera = os.environ.get('FUSIONRT_ROS_CAMERA', 'none')
+    calib = read_calib(drive / 'calib.txt')
+    scans = sorted((drive / 'velodyne_points' / 'data').glob('*.bin'))
+    images = sorted((drive / 'image_02' / 'data').glob('*.png'))
+    n = min(len(scans), len(images))
+
+    passed, failed = 0, 0
+
+    def check(name, ok, detail=''):
+        nonlocal passed, failed
+        print(f"{'ok  ' if ok else 'FAIL'} {name}{': ' + detail if detail else ''}", flush=True)
+        if ok:
+            passed += 1
+        else:
+            failed += 1
+
+    launch_start = time.monotonic()
+    launch = subprocess.Popen(
+        ['ros2', 'launch', str(ROOT / 'launch' / 'fusionrt.launch.py'), 'cameras:=1',
+         f'camera:={camera}'],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    log_lines = []
+
+    rclpy.init()
+    node = rclpy.create_node('fusionrt_e2e')
+    latched = QoSProfile(depth=10, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+    pub_cloud = node.create_publisher(PointCloud2, 'input/pointcloud', 5)
+    pub_jpeg = node.create_publisher(CompressedImage, 'input/camera0/image/compressed', 5)
+    pub_raw = node.create_publisher(Image, 'input/camera0/image', 5)
+    pub_info = node.create_publisher(CameraInfo, 'input/camera0/camera_info', 10)
+    pub_tf_static = node.create_publisher(TFMessage, '/tf_static', latched)
+    pub_tf = node.create_publisher(TFMessage, '/tf', 10)
+    received = {}
+    markers = []
+    diagnostics = []
+    node.create_subscription(
+        TrackedObjects, 'output/objects',
+        lambda m: received.setdefault(stamp_ns(m.header.stamp), (time.time_ns(), m)), 10)
+    node.create_subscription(MarkerArray, 'output/markers', markers.append, 10)
+    node.create_subscription(DiagnosticArray, '/diagnostics', diagnostics.append, 10)
+
+    def spin_for(seconds):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            rclpy.spin_once(node, timeout_sec=max(0.0, min(0.01, end - time.monotonic())))
+
+    # The node answers: its subscription and publication match ours.
+    answered = None
+    while time.monotonic() - launch_start < 20:
+        spin_for(0.05)
+        if launch.poll() is not None:
+            break
+        if pub_cloud.get_subscription_count() > 0 and node.count_publishers('output/objects') > 0:
+            answered = time.monotonic() - launch_start
+            break
+    check('node answers within 5 s of ros2 launch', answered is not None and answered <= 5.0,
+          f'{answered:.2f} s' if answered else 'no answer')
+    if answered is None:
+        out = launch.stdout.read() if launch.poll() is not None else ''
+        print(out)
+        os.killpg(launch.pid, signal.SIGINT)
+        print(f'{passed} passed, {failed} failed')
+        return 1
+    spin_for(1.0)  # let the node's readers match every publisher
+
+    # Static transform: the unrectified camera0 frame in the velodyne frame.
+    tr = calib['Tr_velo_to_cam'].reshape(3, 4)
+    cam_from_velo = np.eye(4)
+    cam_from_velo[:3, :] = tr
+    velo_from_cam = np.linalg.inv(cam_from_velo)
+    t = TransformStamped()
+    t.header.frame_id = 'velodyne'
+    t.child_frame_id = 'camera0'
+    t.transform.translation.x, t.transform.translation.y, t.transform.translation.z = \
+        velo_from_cam[:3, 3]
+    (t.transform.rotation.x, t.transform.rotation.y, t.transform.rotation.z,
+     t.transform.rotation.w) = quaternion_from_matrix(velo_from_cam[:3, :3])
+    pub_tf_static.publish(TFMessage(transforms=[t]))
+
+    def camera_info(ns, w, h, zeros=False):
+        info = CameraInfo()
+        info.header.stamp = stamp_msg(ns)
+        info.header.frame_id = 'camera0'
+        info.width, info.height = w, h
+        if zeros:
+            return info
+        p2 = calib['P2']
+        info.distortion_model = 'plumb_bob'
+        info.d = [0.0] * 5
+        info.k = [p2[0], p2[1], p2[2], p2[4], p2[5], p2[6], p2[8], p2[9], p2[10]]
+        info.r = list(calib['R0_rect'])
+        info.p = list(p2)
+        return info
+
+    png = images[0].read_bytes()
+    width, height = struct.unpack('>II', png[16:24])
+
+    bad = [
+        ('short data', 'pointcloud_bad_input'),
+        ('no x/y/z fields', 'pointcloud_bad_input'),
+        ('NaN and inf points', 'pointcloud_non_finite_points'),
+        ('width of millions, little data', 'pointcloud_bad_input'),
+        ('image with a wrong step', 'image_bad_input'),
+        ('CameraInfo of zeros', 'camera_info_bad_input'),
+        ('TF loop', 'tf_bad_input'),
+    ]
+    sent = []
+    t0 = time.time_ns() + 200_000_000
+    t0 -= t0 % PERIOD_NS
+    for i in range(n):
+        ns = t0 + i * PERIOD_NS
+        points = np.fromfile(scans[i], dtype=np.float32).reshape(-1, 4)
+        # Bad message k goes out half a period before good sweep 2k+2.
+        k = (i - 2) // 2 if i >= 2 and i % 2 == 0 else None
+        if k is not None and k < len(bad):
+            while time.time_ns() < ns - PERIOD_NS // 2:
+                spin_for(0.002)
+            what = bad[k][0]
+            if what == 'short data':
+                m = cloud_msg(points[:100], ns - PERIOD_NS // 2)
+                m.data = bytes(m.data)[:-10]
+                pub_cloud.publish(m)
+            elif what == 'no x/y/z fields':
+                m = cloud_msg(points[:100], ns - PERIOD_NS // 2)
+                for f in m.fields:
+                    f.name = 'u' + f.name
+                pub_cloud.publish(m)
+            elif what == 'width of millions, little data':
+                m = cloud_msg(points[:10], ns - PERIOD_NS // 2)
+                m.width = 5_000_000
+                m.row_step = 16 * 5_000_000
+                pub_cloud.publish(m)
+            elif what == 'image with a wrong step':
+                img = Image()
+                img.header.stamp = stamp_msg(ns - PERIOD_NS // 2)
+                img.header.frame_id = 'camera0'
+                img.width, img.height, img.encoding = 64, 32, 'rgb8'
+                img.step = 100
+                img.data = bytes(64 * 3 * 32)
+                pub_raw.publish(img)
+            elif what == 'CameraInfo of zeros':
+                pub_info.publish(camera_info(ns - PERIOD_NS // 2, width, height, zeros=True))
+            elif what == 'TF loop':
+                a = TransformStamped()
+                a.header.frame_id = 'loop_a'
+                a.child_frame_id = 'loop_b'
+                a.transform.rotation.w = 1.0
+                b = TransformStamped()
+                b.header.frame_id = 'loop_b'
+                b.child_frame_id = 'loop_a'
+                b.transform.rotation.w = 1.0
+                pub_tf.publish(TFMessage(transforms=[a, b]))
+            if what == 'NaN and inf points':
+                points = points.copy()
+                points[:50, 0] = np.nan
+                points[50:60, 2] = np.inf
+        while time.time_ns() < ns:
+            spin_for(0.001)
+        pub_info.publish(camera_info(ns, width, height))
+        jpeg = CompressedImage()
+        jpeg.header.stamp = stamp_msg(ns)
+        jpeg.header.frame_id = 'camera0'
+        jpeg.format = 'png'
+        jpeg.data = images[i].read_bytes()
+        pub_jpeg.publish(jpeg)
+        pub_cloud.publish(cloud_msg(points, ns))
+        sent.append(ns)
+    spin_for(2.5)  # the last sweep, and a /diagnostics after it
+
+    missing = [s for s in sent if s not in received]
+    check('TrackedObjects for every sweep, header stamp = sweep stamp',
+          not missing and len(sent) == n,
+          f'{len(sent) - len(missing)}/{len(sent)} received'
+          + (f'; missing {[(s - t0) // PERIOD_NS for s in missing]}' if missing else ''))
+    unexpected = [s for s in received if s not in sent]
+    check('no TrackedObjects for a bad sweep', not unexpected, f'{len(unexpected)} unexpected')
+    tracks = [len(m.objects) for _, m in received.values()]
+    check('tracks are published', max(tracks, default=0) > 0, f'max {max(tracks, default=0)} per sweep')
+    ids_ok = all(len(set(bytes(o.object_id.uuid) for o in m.objects)) == len(m.objects)
+                 for _, m in received.values())
+    check('track ids are unique per message', ids_ok)
+    check('MarkerArray per sweep', len(markers) >= len(sent) - len(missing),
+          f'{len(markers)} received')
+    latencies = sorted((r - s) / 1e6 for s, (r, _) in received.items() if s in sent)
+    if latencies:
+        p50 = latencies[len(latencies) // 2]
+        p99 = latencies[min(len(latencies) - 1, int(round(0.99 * (len(latencies) - 1))))]
+        print(f'latency sweep stamp -> TrackedObjects received (camera {camera}): '
+              f'p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {latencies[-1]:.1f} ms over {len(latencies)}')
+    check('/diagnostics received', len(diagnostics) > 0, f'{len(diagnostics)} arrays')
+    values = {}
+    names = set()
+    for d in diagnostics:
+        for s in d.status:
+            names.add(s.name)
+            for kv in s.values:
+                values[f'{s.name}/{kv.key}'] = kv.value
+    for stage in ('lidar', 'fusion', 'tracker'):
+        check(f'/diagnostics: {stage} processing_time_ms p50/p99',
+              f'fusionrt: {stage}/processing_time_ms_p99' in values)
+    check('/diagnostics: pipeline_latency_ms p50/p99',
+          'fusionrt: pipeline/pipeline_latency_ms_p99' in values,
+          values.get('fusionrt: pipeline/pipeline_latency_ms_p99', ''))
+    check('/diagnostics: camera status', 'fusionrt: camera0' in names)
+    for what, reason in bad:
+        count = int(values.get(f'fusionrt: pipeline/drop.{reason}', '0'))
+        check(f'bad message counted by reason: {what} ({reason})', count > 0, f'{count}')
+    alive = launch.poll() is None
+    check('node still running after every bad message', alive)
+
+    node.destroy_node()
+    rclpy.shutdown()
+    os.killpg(launch.pid, signal.SIGINT)
+    try:
+        out, _ = launch.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(launch.pid, signal.SIGKILL)
+        out, _ = launch.communicate()
+    log_lines = out.splitlines()
+    check('node stops cleanly on SIGINT', launch.returncode == 0 and
+          not any('panicked' in line for line in log_lines), f'exit {launch.returncode}')
+    if failed:
+        print('--- ros2 launch output (last 40 lines) ---')
+        print('\n'.join(log_lines[-40:]))
+    print(f'{passed} passed, {failed} failed')
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
