@@ -99,7 +99,9 @@ pub struct LidarDetector {
     split_cells: Vec<u32>,
     split_slot: Vec<u32>,
     split_parent: Vec<u32>,
-    split_pairs: Vec<(u32, u32)>,
+    split_part_id: Vec<u32>,
+    split_count: Vec<u32>,
+    split_start: Vec<u32>,
     split_part: Vec<u32>,
     fitter: LShapeFitter,
 }
@@ -178,7 +180,9 @@ impl LidarDetector {
             split_cells: Vec::with_capacity(n / 8),
             split_slot: Vec::with_capacity(n / 8),
             split_parent: Vec::with_capacity(n / 8),
-            split_pairs: Vec::with_capacity(n / 8),
+            split_part_id: Vec::with_capacity(n / 8),
+            split_count: Vec::with_capacity(n / 8),
+            split_start: Vec::with_capacity(n / 8),
             split_part: Vec::with_capacity(n / 8),
             fitter: LShapeFitter::new(cfg.lshape_step_deg, cfg.lshape_max_points),
         }
@@ -554,27 +558,45 @@ impl LidarDetector {
                 }
             }
         }
-        // Points grouped by root (stable: roots in slot order, points in cluster order).
-        self.split_pairs.clear();
-        for (k, &p) in idx.iter().enumerate() {
-            let root = find(&mut self.split_parent, self.split_slot[k]);
-            self.split_pairs.push((root, p));
-        }
-        self.split_pairs.sort_unstable();
-        let mut part = std::mem::take(&mut self.split_part);
-        let mut start = 0;
-        while start < self.split_pairs.len() {
-            let root = self.split_pairs[start].0;
-            part.clear();
-            while start < self.split_pairs.len() && self.split_pairs[start].0 == root {
-                part.push(self.split_pairs[start].1);
-                start += 1;
+        // Parts numbered in slot order; points grouped by part with a counting sort (stable).
+        let cells = self.split_cells.len();
+        self.split_part_id.clear();
+        self.split_part_id.resize(cells, NONE);
+        self.split_count.clear();
+        for slot in 0..cells {
+            let root = find(&mut self.split_parent, slot as u32) as usize;
+            if self.split_part_id[root] == NONE {
+                self.split_part_id[root] = self.split_count.len() as u32;
+                self.split_count.push(0);
             }
-            if part.len() < self.cfg.min_cluster_points as usize {
+            self.split_part_id[slot] = self.split_part_id[root];
+        }
+        for &slot in &self.split_slot {
+            self.split_count[self.split_part_id[slot as usize] as usize] += 1;
+        }
+        self.split_start.clear();
+        let mut acc = 0u32;
+        for &c in &self.split_count {
+            self.split_start.push(acc);
+            acc += c;
+        }
+        let mut part = std::mem::take(&mut self.split_part);
+        part.clear();
+        part.resize(idx.len(), 0);
+        for (k, &p) in idx.iter().enumerate() {
+            let id = self.split_part_id[self.split_slot[k] as usize] as usize;
+            part[self.split_start[id] as usize] = p;
+            self.split_start[id] += 1;
+        }
+        let mut end = 0usize;
+        for id in 0..self.split_count.len() {
+            let (start, count) = (end, self.split_count[id] as usize);
+            end += count;
+            if count < self.cfg.min_cluster_points as usize {
                 stats.rejected_few_points += 1;
                 continue;
             }
-            self.emit_cluster(&part, false, out, stats);
+            self.emit_cluster(&part[start..end], false, out, stats);
         }
         self.split_part = part;
     }
@@ -609,7 +631,9 @@ impl LidarDetector {
         let zmean = zsum * inv_count;
         let z_std_m = (zsq * inv_count - zmean * zmean).max(0.0).sqrt();
         let top_above_ground = zmax - ground;
-        if top_above_ground < cfg.min_height_m {
+        // A part of a split cluster is kept only with a class: none is this low.
+        if top_above_ground < cfg.min_height_m || (!may_split && top_above_ground < MIN_PART_TOP_M)
+        {
             stats.rejected_size += 1;
             return Emit::Done;
         }
@@ -717,8 +741,11 @@ enum Emit {
     Split,
 }
 
+/// A part of a split cluster lower than this (top above ground) can have no class, m.
+const MIN_PART_TOP_M: f32 = 0.9;
+
 /// Most cells of the local grid a cluster is split on (larger clusters are dropped).
-const MAX_SPLIT_CELLS: usize = 1 << 18;
+const MAX_SPLIT_CELLS: usize = 1 << 15;
 
 /// Completes the box of a vehicle of which the lidar saw one or two faces: a short visible
 /// side is the front or rear (the box turns by 90 degrees so that it is the width), and the box
