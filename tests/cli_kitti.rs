@@ -245,3 +245,54 @@ fn beats_floors_on_the_ten_kitti_sequences() {
         assert!(mota > mota_floor, "{class} MOTA {mota}");
     }
 }
+
+#[test]
+fn detect_eval_scores_the_lidar_on_real_scans() {
+    let Some(tracking) = kitti_tracking_data() else {
+        return;
+    };
+    let object = tracking.with_file_name("kitti_object");
+    let out = scratch("detect_eval").join("detect_eval.json");
+    let run = fusionrt(&[
+        "kitti",
+        "detect-eval",
+        "--kitti-object",
+        object.to_str().unwrap(),
+        "--kitti-tracking",
+        tracking.to_str().unwrap(),
+        "--seq",
+        "0000",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(run.status.success(), "{run:?}");
+    let text = String::from_utf8_lossy(&run.stdout);
+    println!("{text}");
+    assert!(text.contains("precision"), "{text}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let s = &doc["summary"];
+    assert_eq!(s["frames"], 41);
+    let recall = s["recall"].as_f64().unwrap();
+    let precision = s["precision"].as_f64().unwrap();
+    // Floors a little under the figures in docs/PERCEPTION.md.
+    assert!(recall >= 0.85, "recall {recall}");
+    assert!(precision >= 0.15, "precision {precision}");
+    assert!(s["mean_center_error_m"].as_f64().unwrap() < 0.4);
+    assert_eq!(s["by_type"].as_array().unwrap().len(), 5);
+    // Every obstacle is listed with what it matched.
+    assert!(doc["obstacles"].as_array().unwrap().len() > 100);
+}
+
+#[test]
+fn detect_eval_without_labelled_scans_is_bad_input() {
+    let root = scratch("detect_eval_empty");
+    std::fs::create_dir_all(root.join("velodyne")).unwrap();
+    let run = fusionrt(&[
+        "kitti",
+        "detect-eval",
+        "--kitti-object",
+        root.to_str().unwrap(),
+    ]);
+    assert_bad_input(&run, "no labelled scans");
+}

@@ -159,6 +159,28 @@ impl Box3 {
         (self.center.xy() - other.center.xy()).norm()
     }
 
+    /// Grows a box seen from the sensor at the origin to at least `min_size_m` (`[length,
+    /// width]`), keeping the visible faces (those nearer the sensor) in place: the center moves
+    /// away from the sensor along each grown axis. Completes a vehicle of which only one or two
+    /// faces were seen.
+    pub fn grow_away_from_origin(&mut self, min_size_m: [f64; 2]) {
+        let (sin, cos) = self.yaw_rad.sin_cos();
+        let axes = [(cos, sin), (-sin, cos)];
+        for (axis_index, (ax, ay)) in axes.into_iter().enumerate() {
+            let grow = min_size_m[axis_index] - self.size[axis_index];
+            if grow > 0.0 {
+                let away = if self.center.x * ax + self.center.y * ay >= 0.0 {
+                    1.0
+                } else {
+                    -1.0
+                };
+                self.center.x += away * 0.5 * grow * ax;
+                self.center.y += away * 0.5 * grow * ay;
+                self.size[axis_index] = min_size_m[axis_index];
+            }
+        }
+    }
+
     /// Volume, m³.
     pub fn volume(&self) -> f64 {
         self.size.x * self.size.y * self.size.z

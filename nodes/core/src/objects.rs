@@ -138,6 +138,10 @@ pub struct Obstacle3D {
     pub num_points: u32,
     /// Confidence in `[0, 1]` that this is a real obstacle.
     pub score: f32,
+    /// Class distribution from the lidar alone (cluster shape and point statistics); all zero
+    /// (argmax `Unknown`) when the lidar stage does not classify.
+    #[serde(default)]
+    pub class_probs: ClassProbs,
 }
 
 /// Which sensors support an object: the lidar and a bit mask of camera indices (up to 8).

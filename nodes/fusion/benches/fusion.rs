@@ -65,6 +65,7 @@ fn bench_fusion(c: &mut Criterion) {
                 ),
                 num_points: 100,
                 score: 0.6,
+                class_probs: Default::default(),
             }
         })
         .collect();

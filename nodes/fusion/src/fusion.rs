@@ -10,7 +10,7 @@ use fusionrt_core::{
     BBox2, Box3, CameraCalib, CameraDetections, ClassProbs, FusedObject, ObjectClass, Obstacle3D,
     SensorSupport,
 };
-use nalgebra::{Vector2, Vector3};
+use nalgebra::Vector3;
 use tracing::warn;
 
 /// Cost of an infeasible pair in the assignment: above any sum of feasible costs (each <= 1).
@@ -565,7 +565,7 @@ impl LateFusion {
                 report.fused += 1;
                 let mut bbox = bbox;
                 if let Some(min_size_m) = self.cfg.vehicle_min_size_m(best.0) {
-                    complete_vehicle_box(&mut bbox, min_size_m);
+                    bbox.grow_away_from_origin(min_size_m);
                 }
                 FusedObject {
                     bbox,
@@ -577,38 +577,25 @@ impl LateFusion {
                 }
             } else {
                 report.lidar_only += 1;
+                // No camera: the lidar's own class, from the group's largest cluster.
+                let lidar_probs = self
+                    .group_members
+                    .iter()
+                    .map(|&k| &obstacles[k as usize])
+                    .max_by_key(|o| o.num_points)
+                    .map(|o| o.class_probs)
+                    .filter(|p| p.0.iter().sum::<f32>() > 0.0)
+                    .unwrap_or_else(|| ClassProbs::one_hot(ObjectClass::Unknown));
                 FusedObject {
                     bbox,
-                    class: ObjectClass::Unknown,
-                    class_probs: ClassProbs::one_hot(ObjectClass::Unknown),
+                    class: lidar_probs.argmax().0,
+                    class_probs: lidar_probs,
                     score: lidar_score,
                     support,
                     camera_box: None,
                 }
             };
             out.push(object);
-        }
-    }
-}
-
-/// Grows a vehicle box seen from one side to at least `min_size_m` (`[length, width]`),
-/// keeping the visible faces (those nearer the sensor at the origin) in place: the center moves
-/// away from the sensor along each grown axis.
-fn complete_vehicle_box(bbox: &mut Box3, min_size_m: [f64; 2]) {
-    let (sin, cos) = bbox.yaw_rad.sin_cos();
-    let axes = [Vector2::new(cos, sin), Vector2::new(-sin, cos)];
-    for (axis_index, axis) in axes.iter().enumerate() {
-        let size = bbox.size[axis_index];
-        let grow = min_size_m[axis_index] - size;
-        if grow > 0.0 {
-            let away = if bbox.center.xy().dot(axis) >= 0.0 {
-                1.0
-            } else {
-                -1.0
-            };
-            bbox.center.x += away * 0.5 * grow * axis.x;
-            bbox.center.y += away * 0.5 * grow * axis.y;
-            bbox.size[axis_index] = min_size_m[axis_index];
         }
     }
 }
@@ -715,6 +702,7 @@ mod tests {
             bbox: Box3::new(Vector3::new(x, y, 0.0), Vector3::new(l, w, h), 0.0),
             num_points: (l * w * 100.0) as u32,
             score: 0.7,
+            class_probs: ClassProbs::default(),
         }
     }
 
@@ -746,7 +734,7 @@ mod tests {
             Vector3::new(0.4, 1.7, 1.5),
             0.0,
         );
-        complete_vehicle_box(&mut b, [3.9, 1.6]);
+        b.grow_away_from_origin([3.9, 1.6]);
         assert!((b.size.x - 3.9).abs() < 1e-12 && (b.size.y - 1.7).abs() < 1e-12);
         // The rear face stays at x = 19.8; the box now reaches 23.7.
         assert!((b.center.x - 21.75).abs() < 1e-12 && b.center.y.abs() < 1e-12);
@@ -756,7 +744,7 @@ mod tests {
             Vector3::new(4.0, 0.5, 1.5),
             FRAC_PI_2,
         );
-        complete_vehicle_box(&mut b, [3.9, 1.6]);
+        b.grow_away_from_origin([3.9, 1.6]);
         assert!(
             (b.size.y - 1.6).abs() < 1e-12 && (b.center.x + 10.55).abs() < 1e-9,
             "{b:?}"

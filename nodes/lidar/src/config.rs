@@ -61,14 +61,27 @@ pub struct LidarConfig {
     pub min_height_m: f32,
     /// Clusters taller than this are dropped (trees, poles, building fronts).
     pub max_height_m: f32,
-    /// Vehicle sides seen alone (a thin cluster `side_min_length_m`..`side_max_length_m` long
-    /// and 1-2.5 m tall) are widened to this width away from the sensor, so the box center
-    /// lies inside the vehicle; 0 turns this off.
-    pub side_completion_width_m: f32,
-    /// See `side_completion_width_m`.
-    pub side_min_length_m: f32,
-    /// See `side_completion_width_m`.
-    pub side_max_length_m: f32,
+    /// A cluster wider than this (two objects side by side), or one the size filters would
+    /// drop (a wall with a pedestrian beside it), is split once on a grid of `split_cell_m`
+    /// cells (neighbouring cells joined) and its parts are filtered and fitted on their own.
+    pub split_min_width_m: f32,
+    /// See `split_min_width_m`.
+    pub split_cell_m: f32,
+    /// Clusters the lidar classifier calls a vehicle (probability at least
+    /// `vehicle_min_probability`) are grown to at least this `[length, width]` away from the
+    /// sensor, keeping the visible faces in place, so the box centre is the vehicle's and not
+    /// its visible side's (KITTI's mean car is 3.9 x 1.6 m); `[0, 0]` turns this off.
+    pub vehicle_min_size_m: [f32; 2],
+    /// See `vehicle_min_size_m`.
+    pub vehicle_min_probability: f32,
+    /// Vehicle clusters at least `tall_vehicle_min_height_m` tall (vans, trucks) are grown to
+    /// at least this `[length, width]` instead (KITTI's mean van is 5.1 x 1.9 m).
+    pub tall_vehicle_min_size_m: [f32; 2],
+    /// See `tall_vehicle_min_size_m`.
+    pub tall_vehicle_min_height_m: f32,
+    /// A vehicle cluster whose longer side is at most this long shows its front or rear (the
+    /// side seen is the vehicle's width), not its flank.
+    pub vehicle_face_max_length_m: f32,
     /// Angle step of the L-shape fit search, degrees.
     pub lshape_step_deg: f32,
     /// At most this many points of a cluster enter the L-shape search (evenly subsampled).
@@ -106,9 +119,13 @@ impl Default for LidarConfig {
             band_max_width_m: 0.8,
             min_height_m: 0.3,
             max_height_m: 4.5,
-            side_completion_width_m: 1.7,
-            side_min_length_m: 2.5,
-            side_max_length_m: 6.0,
+            split_min_width_m: 2.8,
+            split_cell_m: 0.2,
+            vehicle_min_size_m: [3.9, 1.6],
+            vehicle_min_probability: 0.4,
+            tall_vehicle_min_size_m: [4.8, 1.9],
+            tall_vehicle_min_height_m: 1.8,
+            vehicle_face_max_length_m: 2.3,
             lshape_step_deg: 3.0,
             lshape_max_points: 96,
             expected_points: 150_000,
@@ -193,13 +210,30 @@ impl Validate for LidarConfig {
         c.non_negative("band_max_width_m", self.band_max_width_m, 1000.0);
         c.non_negative("min_height_m", self.min_height_m, 100.0);
         c.positive("max_height_m", self.max_height_m, 100.0);
+        c.positive("split_min_width_m", self.split_min_width_m, 1000.0);
+        c.range("split_cell_m", self.split_cell_m, 0.05, 10.0);
+        for (i, v) in self.vehicle_min_size_m.iter().enumerate() {
+            c.non_negative(&format!("vehicle_min_size_m[{i}]"), *v, 100.0);
+        }
+        for (i, v) in self.tall_vehicle_min_size_m.iter().enumerate() {
+            c.non_negative(&format!("tall_vehicle_min_size_m[{i}]"), *v, 100.0);
+        }
         c.non_negative(
-            "side_completion_width_m",
-            self.side_completion_width_m,
+            "tall_vehicle_min_height_m",
+            self.tall_vehicle_min_height_m,
             100.0,
         );
-        c.non_negative("side_min_length_m", self.side_min_length_m, 100.0);
-        c.non_negative("side_max_length_m", self.side_max_length_m, 100.0);
+        c.range(
+            "vehicle_min_probability",
+            self.vehicle_min_probability,
+            0.0,
+            1.0,
+        );
+        c.non_negative(
+            "vehicle_face_max_length_m",
+            self.vehicle_face_max_length_m,
+            100.0,
+        );
         c.positive("lshape_step_deg", self.lshape_step_deg, 90.0);
         c.count("lshape_max_points", self.lshape_max_points, 8, 100_000);
         c.count(

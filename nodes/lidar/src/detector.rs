@@ -15,9 +15,11 @@
 //! allocates nothing once the buffers have reached the size of the largest frame seen.
 
 use crate::boxfit::LShapeFitter;
+use crate::classify::{ClusterFeatures, classify};
 use crate::config::LidarConfig;
 use fusionrt_core::config::ConfigError;
-use fusionrt_core::{Box3, Obstacle3D, PointCloud};
+use fusionrt_core::geometry::wrap_angle;
+use fusionrt_core::{Box3, ObjectClass, Obstacle3D, PointCloud};
 use nalgebra::Vector3;
 
 /// What one frame went through. Counts are points unless named otherwise.
@@ -41,6 +43,8 @@ pub struct LidarStats {
     pub rejected_few_points: usize,
     /// Clusters dropped by the size filters (walls, bands, buildings, flat remnants).
     pub rejected_size: usize,
+    /// Clusters too large for one object that were split with a finer tolerance.
+    pub split: usize,
     /// Obstacles dropped because `max_obstacles` was reached.
     pub rejected_capacity: usize,
     /// Obstacles written.
@@ -73,6 +77,8 @@ pub struct LidarDetector {
     ng_x: Vec<f32>,
     ng_y: Vec<f32>,
     ng_z: Vec<f32>,
+    /// Reflectance of each non-ground point (NaN when the cloud has none).
+    ng_i: Vec<f32>,
     ng_ground: Vec<f32>,
     ng_slot: Vec<u32>,
     /// BEV grid: cell -> occupied slot (or NONE).
@@ -87,6 +93,16 @@ pub struct LidarDetector {
     cluster_count: Vec<u32>,
     cluster_start: Vec<u32>,
     sorted: Vec<u32>,
+    /// The cluster being fitted, and the buffers of the split of an oversized one.
+    work_idx: Vec<u32>,
+    split_grid: Vec<u32>,
+    split_cells: Vec<u32>,
+    split_slot: Vec<u32>,
+    split_parent: Vec<u32>,
+    split_part_id: Vec<u32>,
+    split_count: Vec<u32>,
+    split_start: Vec<u32>,
+    split_part: Vec<u32>,
     fitter: LShapeFitter,
 }
 
@@ -147,6 +163,7 @@ impl LidarDetector {
             ng_x: Vec::with_capacity(n),
             ng_y: Vec::with_capacity(n),
             ng_z: Vec::with_capacity(n),
+            ng_i: Vec::with_capacity(n),
             ng_ground: Vec::with_capacity(n),
             ng_slot: Vec::with_capacity(n),
             grid: vec![NONE; grid_width * grid_width],
@@ -158,6 +175,15 @@ impl LidarDetector {
             cluster_count: Vec::with_capacity(n / 16),
             cluster_start: Vec::with_capacity(n / 16),
             sorted: Vec::with_capacity(n),
+            work_idx: Vec::with_capacity(n / 4),
+            split_grid: Vec::with_capacity(MAX_SPLIT_CELLS),
+            split_cells: Vec::with_capacity(n / 8),
+            split_slot: Vec::with_capacity(n / 8),
+            split_parent: Vec::with_capacity(n / 8),
+            split_part_id: Vec::with_capacity(n / 8),
+            split_count: Vec::with_capacity(n / 8),
+            split_start: Vec::with_capacity(n / 8),
+            split_part: Vec::with_capacity(n / 8),
             fitter: LShapeFitter::new(cfg.lshape_step_deg, cfg.lshape_max_points),
         }
     }
@@ -303,6 +329,7 @@ impl LidarDetector {
             &mut self.ng_x,
             &mut self.ng_y,
             &mut self.ng_z,
+            &mut self.ng_i,
             &mut self.ng_ground,
         ] {
             v.resize(m, 0.0);
@@ -324,6 +351,8 @@ impl LidarDetector {
             &mut self.ng_z[..m],
         );
         let (ng_ground, ng_slot) = (&mut self.ng_ground[..m], &mut self.ng_slot[..m]);
+        let ng_i = &mut self.ng_i[..m];
+        let intensity = &cloud.intensity[..];
         let (mut k_out, mut ground, mut too_high) = (0usize, 0usize, 0usize);
         for (&i, &cell) in self.crop_idx.iter().zip(&self.crop_cell) {
             let i = i as usize;
@@ -350,6 +379,7 @@ impl LidarDetector {
             ng_x[k_out] = x;
             ng_y[k_out] = y;
             ng_z[k_out] = z;
+            ng_i[k_out] = intensity.get(i).copied().unwrap_or(f32::NAN);
             ng_ground[k_out] = g;
             ng_slot[k_out] = slot;
             k_out += 1;
@@ -358,6 +388,7 @@ impl LidarDetector {
             &mut self.ng_x,
             &mut self.ng_y,
             &mut self.ng_z,
+            &mut self.ng_i,
             &mut self.ng_ground,
         ] {
             v.truncate(k_out);
@@ -445,95 +476,290 @@ impl LidarDetector {
         stats.clusters = self.cluster_count.len();
     }
 
-    /// Pass 6: filters, box fit and confidence per cluster.
+    /// Pass 6: filters, box fit, class and confidence per cluster. A cluster too large for one
+    /// object (a wall with a pedestrian beside it, two vans side by side) is split once with a
+    /// finer tolerance and its parts go through the same filters.
     #[inline(never)]
     fn fit_boxes(&mut self, out: &mut Vec<Obstacle3D>, stats: &mut LidarStats) {
-        let cfg = &self.cfg;
+        let mut idx = std::mem::take(&mut self.work_idx);
         for c in 0..self.cluster_count.len() {
             let count = self.cluster_count[c] as usize;
-            if count < cfg.min_cluster_points as usize {
+            if count < self.cfg.min_cluster_points as usize {
                 stats.rejected_few_points += 1;
                 continue;
             }
             let start = self.cluster_start[c] as usize;
-            let idx = &self.sorted[start..start + count];
-            let (mut zmin, mut zmax, mut gsum) = (f32::INFINITY, f32::NEG_INFINITY, 0.0f32);
-            for &p in idx {
-                let z = self.ng_z[p as usize];
-                zmin = zmin.min(z);
-                zmax = zmax.max(z);
-                gsum += self.ng_ground[p as usize];
-            }
-            let ground = gsum / count as f32;
-            let top_above_ground = zmax - ground;
-            if top_above_ground < cfg.min_height_m {
-                stats.rejected_size += 1;
-                continue;
-            }
-            let rect = self.fitter.fit(&self.ng_x, &self.ng_y, idx);
-            let bottom = zmin.min(ground);
-            let height = zmax - bottom;
-            let is_wall = rect.length > cfg.max_length_m
-                || rect.width > cfg.max_width_m
-                || height > cfg.max_height_m
-                || (rect.length > cfg.band_min_length_m && rect.width < cfg.band_max_width_m);
-            if is_wall {
-                stats.rejected_size += 1;
-                continue;
-            }
-            let mut rect = rect;
-            let side = cfg.side_completion_width_m;
-            if rect.width < 0.5 * side
-                && (cfg.side_min_length_m..=cfg.side_max_length_m).contains(&rect.length)
-                && (1.0..=2.5).contains(&height)
-            {
-                // Only the near side of a vehicle is seen: move the center away from the
-                // sensor, across the side, by half the missing width.
-                let (s, c) = rect.yaw_rad.sin_cos();
-                let (nx, ny) = (-s, c);
-                let away = if nx * rect.cx + ny * rect.cy >= 0.0 {
-                    1.0
-                } else {
-                    -1.0
-                };
-                let shift = 0.5 * (side - rect.width) * away;
-                rect.cx += shift * nx;
-                rect.cy += shift * ny;
-                rect.width = side;
-            }
-            let range = (rect.cx * rect.cx + rect.cy * rect.cy).sqrt();
-            let obstacle = Obstacle3D {
-                bbox: Box3::new(
-                    Vector3::new(
-                        f64::from(rect.cx),
-                        f64::from(rect.cy),
-                        f64::from(bottom + 0.5 * height),
-                    ),
-                    Vector3::new(
-                        f64::from(rect.length.max(0.1)),
-                        f64::from(rect.width.max(0.1)),
-                        f64::from(height.max(0.1)),
-                    ),
-                    f64::from(rect.yaw_rad),
-                ),
-                num_points: count as u32,
-                score: confidence(count, range, rect.length, height),
-            };
-            if out.len() < cfg.max_obstacles {
-                out.push(obstacle);
-            } else {
-                // Full: replace the weakest if this one is stronger.
-                stats.rejected_capacity += 1;
-                if let Some(weakest) = out
-                    .iter_mut()
-                    .min_by(|a, b| a.score.total_cmp(&b.score))
-                    .filter(|w| w.score < obstacle.score)
-                {
-                    *weakest = obstacle;
+            idx.clear();
+            idx.extend_from_slice(&self.sorted[start..start + count]);
+            match self.emit_cluster(&idx, true, out, stats) {
+                Emit::Done => {}
+                Emit::Split => {
+                    stats.split += 1;
+                    self.split_cluster(&idx, out, stats);
                 }
             }
         }
+        self.work_idx = idx;
     }
+
+    /// Splits one cluster on a fine local grid (`split_cell_m`, neighbouring cells joined) and
+    /// emits its parts.
+    fn split_cluster(&mut self, idx: &[u32], out: &mut Vec<Obstacle3D>, stats: &mut LidarStats) {
+        let cell = self.cfg.split_cell_m;
+        let (mut x0, mut y0, mut x1, mut y1) = (
+            f32::INFINITY,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NEG_INFINITY,
+        );
+        for &p in idx {
+            let (x, y) = (self.ng_x[p as usize], self.ng_y[p as usize]);
+            x0 = x0.min(x);
+            y0 = y0.min(y);
+            x1 = x1.max(x);
+            y1 = y1.max(y);
+        }
+        let nx = ((x1 - x0) / cell) as usize + 1;
+        let ny = ((y1 - y0) / cell) as usize + 1;
+        if nx.saturating_mul(ny) > MAX_SPLIT_CELLS {
+            stats.rejected_size += 1;
+            return;
+        }
+        self.split_grid.clear();
+        self.split_grid.resize(nx * ny, NONE);
+        self.split_cells.clear();
+        self.split_slot.clear();
+        for &p in idx {
+            let gx = ((self.ng_x[p as usize] - x0) / cell) as usize;
+            let gy = ((self.ng_y[p as usize] - y0) / cell) as usize;
+            let gi = gy.min(ny - 1) * nx + gx.min(nx - 1);
+            let mut slot = self.split_grid[gi];
+            if slot == NONE {
+                slot = self.split_cells.len() as u32;
+                self.split_grid[gi] = slot;
+                self.split_cells.push(gi as u32);
+            }
+            self.split_slot.push(slot);
+        }
+        self.split_parent.clear();
+        self.split_parent.extend(0..self.split_cells.len() as u32);
+        let (w, h) = (nx as isize, ny as isize);
+        for slot in 0..self.split_cells.len() {
+            let gi = self.split_cells[slot] as isize;
+            let (gx, gy) = (gi % w, gi / w);
+            for (dx, dy) in [(1, 0), (-1, 1), (0, 1), (1, 1)] {
+                let (ox, oy) = (gx + dx, gy + dy);
+                if ox < 0 || ox >= w || oy >= h {
+                    continue;
+                }
+                let other = self.split_grid[(oy * w + ox) as usize];
+                if other != NONE {
+                    union(&mut self.split_parent, slot as u32, other);
+                }
+            }
+        }
+        // Parts numbered in slot order; points grouped by part with a counting sort (stable).
+        let cells = self.split_cells.len();
+        self.split_part_id.clear();
+        self.split_part_id.resize(cells, NONE);
+        self.split_count.clear();
+        for slot in 0..cells {
+            let root = find(&mut self.split_parent, slot as u32) as usize;
+            if self.split_part_id[root] == NONE {
+                self.split_part_id[root] = self.split_count.len() as u32;
+                self.split_count.push(0);
+            }
+            self.split_part_id[slot] = self.split_part_id[root];
+        }
+        for &slot in &self.split_slot {
+            self.split_count[self.split_part_id[slot as usize] as usize] += 1;
+        }
+        self.split_start.clear();
+        let mut acc = 0u32;
+        for &c in &self.split_count {
+            self.split_start.push(acc);
+            acc += c;
+        }
+        let mut part = std::mem::take(&mut self.split_part);
+        part.clear();
+        part.resize(idx.len(), 0);
+        for (k, &p) in idx.iter().enumerate() {
+            let id = self.split_part_id[self.split_slot[k] as usize] as usize;
+            part[self.split_start[id] as usize] = p;
+            self.split_start[id] += 1;
+        }
+        let mut end = 0usize;
+        for id in 0..self.split_count.len() {
+            let (start, count) = (end, self.split_count[id] as usize);
+            end += count;
+            if count < self.cfg.min_cluster_points as usize {
+                stats.rejected_few_points += 1;
+                continue;
+            }
+            self.emit_cluster(&part[start..end], false, out, stats);
+        }
+        self.split_part = part;
+    }
+
+    /// Filters, fits, classifies and writes one cluster. With `may_split`, a cluster too large
+    /// for one object is not written: [`Emit::Split`] asks the caller to split it. Without it
+    /// (a part of a split cluster), only a part the classifier gives a class is written: the
+    /// rest of a wall stays dropped.
+    fn emit_cluster(
+        &mut self,
+        idx: &[u32],
+        may_split: bool,
+        out: &mut Vec<Obstacle3D>,
+        stats: &mut LidarStats,
+    ) -> Emit {
+        let cfg = &self.cfg;
+        let count = idx.len();
+        let (mut zmin, mut zmax, mut gsum) = (f32::INFINITY, f32::NEG_INFINITY, 0.0f32);
+        let (mut zsum, mut zsq, mut isum) = (0.0f32, 0.0f32, 0.0f32);
+        for &p in idx {
+            let p = p as usize;
+            let z = self.ng_z[p];
+            zmin = zmin.min(z);
+            zmax = zmax.max(z);
+            gsum += self.ng_ground[p];
+            zsum += z;
+            zsq += z * z;
+            isum += self.ng_i[p];
+        }
+        let inv_count = 1.0 / count as f32;
+        let ground = gsum * inv_count;
+        let zmean = zsum * inv_count;
+        let z_std_m = (zsq * inv_count - zmean * zmean).max(0.0).sqrt();
+        let top_above_ground = zmax - ground;
+        // A part of a split cluster is kept only with a class: none is this low.
+        if top_above_ground < cfg.min_height_m || (!may_split && top_above_ground < MIN_PART_TOP_M)
+        {
+            stats.rejected_size += 1;
+            return Emit::Done;
+        }
+        let rect = self.fitter.fit(&self.ng_x, &self.ng_y, idx);
+        let bottom = zmin.min(ground);
+        let height = zmax - bottom;
+        let is_wall = rect.length > cfg.max_length_m
+            || rect.width > cfg.max_width_m
+            || height > cfg.max_height_m
+            || (rect.length > cfg.band_min_length_m && rect.width < cfg.band_max_width_m);
+        let two_wide = rect.width > cfg.split_min_width_m;
+        if may_split && (is_wall || two_wide) {
+            return Emit::Split;
+        }
+        if is_wall {
+            stats.rejected_size += 1;
+            return Emit::Done;
+        }
+        let range = (rect.cx * rect.cx + rect.cy * rect.cy).sqrt();
+        // The upper half of the cluster: how many points, and how far it spans along the
+        // box's long side (a rider spans a fraction of the bicycle, a car's rear window
+        // most of the car's width).
+        let half_m = ground + 0.5 * top_above_ground;
+        let (ys, yc) = rect.yaw_rad.sin_cos();
+        let (mut upper, mut umin, mut umax) = (0usize, f32::INFINITY, f32::NEG_INFINITY);
+        for &p in idx {
+            let p = p as usize;
+            if self.ng_z[p] > half_m {
+                upper += 1;
+                let along = self.ng_x[p] * yc + self.ng_y[p] * ys;
+                umin = umin.min(along);
+                umax = umax.max(along);
+            }
+        }
+        let upper_length_ratio = if upper > 0 {
+            ((umax - umin) / rect.length.max(0.05)).min(1.0)
+        } else {
+            0.0
+        };
+        let class_probs = classify(&ClusterFeatures {
+            length_m: rect.length,
+            width_m: rect.width,
+            top_above_ground_m: top_above_ground,
+            points: count as u32,
+            range_m: range,
+            z_std_m,
+            upper_fraction: upper as f32 * inv_count,
+            upper_length_ratio,
+            mean_intensity: isum * inv_count,
+        });
+        let mut bbox = Box3::new(
+            Vector3::new(
+                f64::from(rect.cx),
+                f64::from(rect.cy),
+                f64::from(bottom + 0.5 * height),
+            ),
+            Vector3::new(
+                f64::from(rect.length.max(0.1)),
+                f64::from(rect.width.max(0.1)),
+                f64::from(height.max(0.1)),
+            ),
+            f64::from(rect.yaw_rad),
+        );
+        let (class, probability) = class_probs.argmax();
+        if !may_split && class == ObjectClass::Unknown {
+            stats.rejected_size += 1;
+            return Emit::Done;
+        }
+        if class == ObjectClass::Car && probability >= cfg.vehicle_min_probability {
+            let min_size_m = if height >= cfg.tall_vehicle_min_height_m {
+                cfg.tall_vehicle_min_size_m
+            } else {
+                cfg.vehicle_min_size_m
+            };
+            complete_vehicle(&mut bbox, min_size_m, cfg.vehicle_face_max_length_m);
+        }
+        let obstacle = Obstacle3D {
+            bbox,
+            num_points: count as u32,
+            score: confidence(count, range, rect.length, height),
+            class_probs,
+        };
+        if out.len() < cfg.max_obstacles {
+            out.push(obstacle);
+        } else {
+            // Full: replace the weakest if this one is stronger.
+            stats.rejected_capacity += 1;
+            if let Some(weakest) = out
+                .iter_mut()
+                .min_by(|a, b| a.score.total_cmp(&b.score))
+                .filter(|w| w.score < obstacle.score)
+            {
+                *weakest = obstacle;
+            }
+        }
+        Emit::Done
+    }
+}
+
+/// What [`LidarDetector::emit_cluster`] did with a cluster.
+enum Emit {
+    /// Written or rejected.
+    Done,
+    /// Too large for one object: split it.
+    Split,
+}
+
+/// A part of a split cluster lower than this (top above ground) can have no class, m.
+const MIN_PART_TOP_M: f32 = 0.9;
+
+/// Most cells of the local grid a cluster is split on (larger clusters are dropped).
+const MAX_SPLIT_CELLS: usize = 1 << 15;
+
+/// Completes the box of a vehicle of which the lidar saw one or two faces: a short visible
+/// side is the front or rear (the box turns by 90 degrees so that it is the width), and the box
+/// grows away from the sensor to the configured minimum size.
+fn complete_vehicle(bbox: &mut Box3, min_size_m: [f32; 2], face_max_length_m: f32) {
+    let [min_length_m, min_width_m] = min_size_m.map(f64::from);
+    if min_length_m <= 0.0 && min_width_m <= 0.0 {
+        return;
+    }
+    if bbox.size.x <= f64::from(face_max_length_m) {
+        bbox.size = Vector3::new(bbox.size.y, bbox.size.x, bbox.size.z);
+        bbox.yaw_rad = wrap_angle(bbox.yaw_rad + std::f64::consts::FRAC_PI_2);
+    }
+    bbox.grow_away_from_origin([min_length_m, min_width_m]);
 }
 
 /// Confidence that a cluster is a real obstacle: enough returns for its range (the return
@@ -662,6 +888,83 @@ mod tests {
         };
         assert!(LidarDetector::try_new(&bad).is_err());
         assert!(std::panic::catch_unwind(|| LidarDetector::new(&bad)).is_err());
+    }
+
+    /// Points on a surface: a vertical strip from `(x0, y0)` to `(x1, y1)`, `z0..z1`.
+    fn strip(cloud: &mut PointCloud, a: (f32, f32), b: (f32, f32), z: (f32, f32), step_m: f32) {
+        let len = ((b.0 - a.0).powi(2) + (b.1 - a.1).powi(2)).sqrt();
+        let (n, m) = (
+            (len / step_m) as usize + 1,
+            ((z.1 - z.0) / step_m) as usize + 1,
+        );
+        for i in 0..n {
+            let t = i as f32 / (n - 1).max(1) as f32;
+            for j in 0..m {
+                cloud.push_xyzi(
+                    a.0 + t * (b.0 - a.0),
+                    a.1 + t * (b.1 - a.1),
+                    z.0 + j as f32 * step_m,
+                    0.2,
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_pedestrian_beside_a_wall_is_split_off_and_classified() {
+        let ground_z = -1.73;
+        let mut cloud = PointCloud::default();
+        for i in 0..130 {
+            for j in 0..80 {
+                cloud.push_xyzi(3.0 + i as f32 * 0.2, -8.0 + j as f32 * 0.2, ground_z, 0.1);
+            }
+        }
+        // A 24 m wall along x at y = 5, and a person 0.6 m in front of it.
+        strip(
+            &mut cloud,
+            (4.0, 5.0),
+            (28.0, 5.0),
+            (ground_z, ground_z + 2.5),
+            0.08,
+        );
+        for (dx, dy) in [(0.0, 0.0), (0.0, 0.3), (0.4, 0.0), (0.4, 0.3)] {
+            strip(
+                &mut cloud,
+                (14.0 + dx, 4.1 + dy),
+                (14.0 + dx, 4.1 + dy),
+                (ground_z + 0.05, ground_z + 1.75),
+                0.05,
+            );
+        }
+        strip(
+            &mut cloud,
+            (14.0, 4.1),
+            (14.4, 4.1),
+            (ground_z + 0.05, ground_z + 1.75),
+            0.05,
+        );
+        strip(
+            &mut cloud,
+            (14.0, 4.4),
+            (14.4, 4.4),
+            (ground_z + 0.05, ground_z + 1.75),
+            0.05,
+        );
+        let mut det = LidarDetector::new(&LidarConfig::default());
+        let mut out = Vec::new();
+        let stats = det.process(&cloud, &mut out);
+        assert!(stats.split >= 1, "{stats:?} {out:?}");
+        let person = out
+            .iter()
+            .find(|o| (o.bbox.center.x - 14.2).abs() < 0.5 && (o.bbox.center.y - 4.25).abs() < 0.5);
+        let person = person.unwrap_or_else(|| panic!("no pedestrian in {out:?}"));
+        assert_eq!(
+            person.class_probs.argmax().0,
+            ObjectClass::Pedestrian,
+            "{person:?}"
+        );
+        // The rest of the wall stays dropped.
+        assert!(out.iter().all(|o| o.bbox.size.x < 10.0), "{out:?}");
     }
 
     #[test]

@@ -7,13 +7,15 @@
 //! Steps ([`detector`]): range and region crop; polar-grid ground segmentation with ray-wise
 //! slope continuity (holds on slopes, curbs and uneven roads); Euclidean clustering on a BEV
 //! occupancy grid with union-find and a range-adaptive tolerance; search-based L-shape box
-//! fitting ([`boxfit`]); size filters. [`synthetic`] builds ray-cast test scenes of any size.
+//! fitting ([`boxfit`]); size filters; a lidar-only class per obstacle ([`classify`]).
+//! [`synthetic`] builds ray-cast test scenes of any size.
 //!
 //! A stage struct: [`LidarDetector::new`] allocates, [`LidarDetector::process`] reuses its
 //! buffers (no allocation per frame in steady state). No IO, threads or ROS here.
 //! Depends on fusionrt-core, nalgebra, serde, thiserror and tracing.
 
 pub mod boxfit;
+pub mod classify;
 pub mod config;
 pub mod detector;
 pub mod recall;

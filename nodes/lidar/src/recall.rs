@@ -65,6 +65,7 @@ mod tests {
             bbox,
             num_points: 10,
             score: 1.0,
+            class_probs: Default::default(),
         });
         let r = bev_recall(&labels, &obs, 1.0);
         assert_eq!(

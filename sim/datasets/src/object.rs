@@ -56,6 +56,23 @@ impl ObjectLabel {
         )
     }
 
+    /// The object of one KITTI tracking label line (same columns after frame and track id).
+    pub fn from_tracking_row(row: &crate::tracking::TrackingRow) -> Self {
+        Self {
+            kind: row.kind,
+            truncated: f64::from(row.truncated),
+            occluded: row.occluded,
+            alpha: row.alpha,
+            bbox: row.bbox2,
+            h: row.cam.h,
+            w: row.cam.w,
+            l: row.cam.l,
+            location: [row.cam.x, row.cam.y, row.cam.z],
+            ry: row.cam.ry,
+            score: row.score,
+        }
+    }
+
     /// The eight box corners in rectified camera coordinates (bottom four, then top four).
     pub fn corners_rect(&self) -> [Point3<f64>; 8] {
         let (s, c) = self.ry.sin_cos();

@@ -18,6 +18,11 @@
 //! object whose labels start later), after its last match, or between matches; and the MOTA
 //! of an oracle that publishes exactly the tracks with more true than false positives (what a
 //! perfect track score could reach with these tracks).
+//!
+//! `--frame-step N` scores only frames whose number is a multiple of N (labels and results of
+//! other frames are left out, as if the sequence had only those frames). Use it when only every
+//! Nth frame has a scan, e.g. the 39 scans of tracking sequence 0000 in `../shared/data`
+//! (`--frame-step 4`): without it every frame without a scan counts its labels as misses.
 
 use crate::exit::bad_input;
 use clap::Args;
@@ -53,6 +58,9 @@ pub struct KittiEvalArgs {
     /// IgnoredHypothesis, BelowThreshold, Miss, IgnoredMiss.
     #[arg(long)]
     explain: Option<PathBuf>,
+    /// Score only frames whose number is a multiple of this (1: every frame).
+    #[arg(long, default_value_t = 1)]
+    frame_step: u32,
 }
 
 /// The evaluated classes and their neighbouring (ignored) classes.
@@ -81,6 +89,7 @@ fn build(
     num_frames: u32,
     class: LabelType,
     neighbour: Option<LabelType>,
+    frame_step: u32,
 ) -> KittiSequence {
     let mut frames = vec![KittiFrame::default(); num_frames as usize];
     for r in labels {
@@ -113,6 +122,9 @@ fn build(
             score: r.score.unwrap_or(-1.0),
         });
     }
+    if frame_step > 1 {
+        frames = frames.into_iter().step_by(frame_step as usize).collect();
+    }
     KittiSequence { frames }
 }
 
@@ -123,6 +135,11 @@ fn or_dash<T: std::fmt::Display>(v: Option<T>) -> String {
 impl KittiEvalArgs {
     /// Runs the command.
     pub fn execute(self) -> anyhow::Result<()> {
+        if self.frame_step == 0 {
+            return Err(bad_input(anyhow::anyhow!(
+                "--frame-step must be at least 1"
+            )));
+        }
         if !(self.iou > 0.0 && self.iou <= 1.0) {
             return Err(bad_input(anyhow::anyhow!(
                 "--iou must be in (0, 1], got {}",
@@ -178,7 +195,7 @@ impl KittiEvalArgs {
         for (name, class, neighbour) in CLASSES {
             let data: Vec<KittiSequence> = loaded
                 .iter()
-                .map(|(l, r, n)| build(l, r, *n, class, neighbour))
+                .map(|(l, r, n)| build(l, r, *n, class, neighbour, self.frame_step))
                 .collect();
             let mut records = Vec::new();
             let r = evaluate_class(
@@ -194,7 +211,7 @@ impl KittiEvalArgs {
                     explained,
                     "{name} {} {} {:?} {} {} {} {:.4}",
                     seqs[m.sequence].name,
-                    m.frame,
+                    m.frame * self.frame_step as usize,
                     m.outcome,
                     or_dash(m.track_id),
                     or_dash(m.track_score.map(|s| format!("{s:.6}"))),

@@ -1,5 +1,6 @@
 //! `fusionrt kitti ...`: the pipeline's stages on KITTI-format input and output.
 
+mod detect_eval;
 mod eval;
 mod frame;
 mod lidar;
@@ -20,6 +21,9 @@ pub struct KittiArgs {
 enum KittiCommand {
     /// Run the lidar stage on one KITTI velodyne scan; with labels, print recall.
     Lidar(lidar::KittiLidarArgs),
+    /// Score the lidar stage KITTI object-style on labelled scans (object frames, a tracking
+    /// sequence): recall per type, precision, class figures, centre error, time.
+    DetectEval(detect_eval::KittiDetectEvalArgs),
     /// Run lidar, camera and fusion on one KITTI frame; with labels, print recall by class.
     Frame(frame::KittiFrameArgs),
     /// Run the whole pipeline (lidar, camera model, fusion, tracker) on a KITTI raw drive or
@@ -36,6 +40,7 @@ impl KittiArgs {
     pub fn execute(self) -> anyhow::Result<()> {
         match self.command {
             KittiCommand::Lidar(args) => args.execute(),
+            KittiCommand::DetectEval(args) => args.execute(),
             KittiCommand::Frame(args) => args.execute(),
             KittiCommand::Run(args) => args.execute(),
             KittiCommand::Track(args) => args.execute(),
