@@ -108,6 +108,11 @@ pub struct FusionConfig {
     pub truck_min_size_m: [f64; 2],
     /// Smallest `[length, width]` of a bus, m (see `car_min_size_m`).
     pub bus_min_size_m: [f64; 2],
+    /// Objects no camera sees take the lidar classifier's class (`Obstacle3D::class_probs`);
+    /// off, they stay `unknown`. Off by default: on real KITTI frames the lidar's pedestrian
+    /// class is right 5% of the time and its vehicle class 45% (`fusionrt kitti detect-eval`),
+    /// and in the simulator lending it costs precision (urban MOTA 0.54 -> 0.41).
+    pub lidar_only_classes: bool,
 }
 
 impl Default for FusionConfig {
@@ -126,6 +131,7 @@ impl Default for FusionConfig {
             car_min_size_m: [3.9, 1.6],
             truck_min_size_m: [5.5, 2.2],
             bus_min_size_m: [9.0, 2.4],
+            lidar_only_classes: false,
         }
     }
 }

@@ -577,14 +577,15 @@ impl LateFusion {
                 }
             } else {
                 report.lidar_only += 1;
-                // No camera: the lidar's own class, from the group's largest cluster.
+                // No camera: the lidar's own class, from the group's largest cluster, when the
+                // config lends it (`lidar_only_classes`).
                 let lidar_probs = self
                     .group_members
                     .iter()
                     .map(|&k| &obstacles[k as usize])
                     .max_by_key(|o| o.num_points)
                     .map(|o| o.class_probs)
-                    .filter(|p| p.0.iter().sum::<f32>() > 0.0)
+                    .filter(|p| self.cfg.lidar_only_classes && p.0.iter().sum::<f32>() > 0.0)
                     .unwrap_or_else(|| ClassProbs::one_hot(ObjectClass::Unknown));
                 FusedObject {
                     bbox,
@@ -781,6 +782,21 @@ mod tests {
         assert_eq!((rep.fused, rep.lidar_only), (2, 1));
         assert_eq!(rep.cameras()[0].matched, 2);
         assert_eq!(rep.cameras()[0].visible_obstacles, 2);
+    }
+
+    #[test]
+    fn lidar_only_objects_take_the_lidar_class_only_when_the_config_lends_it() {
+        let mut behind = obstacle(-10.0, 0.0, 4.0, 1.8, 1.5);
+        behind.class_probs = ClassProbs::one_hot(ObjectClass::Car);
+        for (lend, want) in [(false, ObjectClass::Unknown), (true, ObjectClass::Car)] {
+            let cfg = FusionConfig {
+                lidar_only_classes: lend,
+                ..FusionConfig::default()
+            };
+            let mut out = Vec::new();
+            LateFusion::new(&cfg).process(0, &[behind], &[front_camera()], &[], &mut out);
+            assert_eq!(out[0].class, want, "lidar_only_classes: {lend}");
+        }
     }
 
     #[test]
