@@ -1,7 +1,7 @@
 """Starts fusionrt_node: lidar + cameras -> tracks, in one process.
 
     ros2 launch launch/fusionrt.launch.py [namespace:=/perception] [params_file:=FILE]
-        [cameras:=1] [camera:=model|none]
+        [cameras:=1] [camera:=model|none] [use_sim_time:=true|false]
 
 Topics are relative (input/pointcloud, input/camera<i>/image[/compressed],
 input/camera<i>/camera_info, input/odometry -> output/objects, output/detected_objects,
@@ -31,6 +31,8 @@ def generate_launch_description():
                               description='number of cameras (input/camera<i>/...)'),
         DeclareLaunchArgument('camera', default_value='model',
                               description='model: run the camera model; none: lidar-only'),
+        DeclareLaunchArgument('use_sim_time', default_value='false',
+                              description='true: the node clock follows /clock (bag replay)'),
         SetEnvironmentVariable('FASTRTPS_DEFAULT_PROFILES_FILE',
                                os.path.join(HERE, 'fastdds.xml')),
         Node(
@@ -40,7 +42,8 @@ def generate_launch_description():
             namespace=LaunchConfiguration('namespace'),
             arguments=['--cameras', LaunchConfiguration('cameras'),
                        '--camera', LaunchConfiguration('camera')],
-            parameters=[LaunchConfiguration('params_file')],
+            parameters=[LaunchConfiguration('params_file'),
+                        {'use_sim_time': LaunchConfiguration('use_sim_time')}],
             output='screen',
         ),
     ])

@@ -55,6 +55,8 @@ pub struct Assembler {
     seq_image: Vec<u64>,
     point_drops: u64,
     cloud: PointCloud,
+    /// False when the camera model is off: images are checked and counted, never decoded.
+    images_used: bool,
 }
 
 fn skipped(reason: &'static str, topic: &str, e: &dyn std::fmt::Display) -> Event {
@@ -77,7 +79,16 @@ impl Assembler {
             seq_image: vec![0; cameras],
             point_drops: 0,
             cloud: PointCloud::default(),
+            images_used: true,
         }
+    }
+
+    /// For a node without the camera model: images are still checked (their CDR, the step of a
+    /// raw image) and counted, but their pixels are not decoded and they do not reach the graph,
+    /// so a JPEG or PNG never delays the next sweep.
+    pub fn images_unused(mut self) -> Self {
+        self.images_used = false;
+        self
     }
 
     /// The camera status the diagnostics read.
@@ -104,6 +115,7 @@ impl Assembler {
             Input::Image(i) => {
                 self.set_status(i, |s| s.images += 1);
                 match sensor::decode_image(&raw.cdr) {
+                    Ok(_) if !self.images_used => {}
                     Ok(image) => self.push_image(i, image, out),
                     Err(e) => out.push(skipped("image_bad_input", &image_topic(i), &e)),
                 }
@@ -112,6 +124,7 @@ impl Assembler {
                 self.set_status(i, |s| s.images += 1);
                 let topic = format!("{}/compressed", image_topic(i));
                 match sensor::decode_compressed_image(&raw.cdr) {
+                    Ok(_) if !self.images_used => {}
                     Ok(c) => match fusionrt_camera::decode_compressed(
                         &c.format,
                         &c.data,
@@ -440,5 +453,30 @@ mod tests {
         };
         a.assemble(&raw(Input::CameraInfo(0), zeros.to_cdr()), &mut out);
         assert_eq!(reasons(&out), ["tf_bad_input", "camera_info_bad_input"]);
+    }
+
+    #[test]
+    fn without_the_camera_model_images_are_counted_not_decoded() {
+        let mut a = Assembler::new(1).images_unused();
+        let mut out = Vec::new();
+        // Bytes that are not a PNG: decoding them would be an image_bad_input.
+        let compressed = fusionrt_bag::msgs::sensor::CompressedImage {
+            stamp_ns: 5,
+            frame_id: "cam".into(),
+            format: "png".into(),
+            data: vec![1, 2, 3],
+        };
+        a.assemble(
+            &raw(Input::CompressedImage(0), compressed.to_cdr()),
+            &mut out,
+        );
+        assert!(out.is_empty(), "{out:?}");
+        // A message that is not a CompressedImage is still a bad input.
+        a.assemble(
+            &raw(Input::CompressedImage(0), vec![0, 1, 0, 0, 5]),
+            &mut out,
+        );
+        assert_eq!(reasons(&out), ["image_bad_input"]);
+        assert_eq!(a.camera_status().lock().unwrap()[0].images, 2);
     }
 }

@@ -18,6 +18,11 @@ const OK: u8 = 0;
 const WARN: u8 = 1;
 const ERROR: u8 = 2;
 
+/// The node's "now", ns: its ROS clock, which is the system clock, or the latest `/clock` with
+/// `use_sim_time` (a bag played with `ros2 bag play --clock`). Latencies are measured on it, so
+/// that stamps and now are on the same timeline.
+pub type NowFn = std::sync::Arc<dyn Fn() -> i64 + Send + Sync>;
+
 /// Now on the wall clock, ns since the epoch (ROS time without `use_sim_time`).
 pub fn wall_now_ns() -> i64 {
     SystemTime::now()
@@ -85,7 +90,7 @@ impl Diagnostics {
         }
     }
 
-    /// One published sweep, published at `now_ns` (wall clock).
+    /// One published sweep, published at `now_ns` (the node's clock, [`NowFn`]).
     pub fn record(&mut self, output: &Output, now_ns: i64) {
         let p = &output.processing;
         let b = &self.budgets;

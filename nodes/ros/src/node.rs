@@ -9,7 +9,7 @@
 
 use crate::args::NodeArgs;
 use crate::assemble::Assembler;
-use crate::diagnostics::{Diagnostics, wall_now_ns};
+use crate::diagnostics::{Diagnostics, NowFn};
 use crate::inbox::{Inbox, Input};
 use crate::sink::{OutTopic, Publish, RosSink, SharedDiagnostics};
 use crate::source::RosSource;
@@ -71,11 +71,9 @@ fn subscribe(
 /// Runs the node until Ctrl-C / SIGTERM (or the ROS context shuts down).
 pub fn run(args: NodeArgs) -> Result<(), NodeError> {
     // Parameters: the same tree and validation as the CLI's --config (file, key, line on error).
-    let mut config = PipelineConfig::preset(Preset::Default);
-    for path in &args.params_files {
-        config = PipelineConfig::load(Some(path), Preset::Default)
-            .map_err(|e| NodeError::BadInput(anyhow!(e)))?;
-    }
+    let files: Vec<&std::path::Path> = args.params_files.iter().map(|p| p.as_path()).collect();
+    let config = PipelineConfig::load_layered(&files, Preset::Default)
+        .map_err(|e| NodeError::BadInput(anyhow!(e)))?;
     let camera_mode = if args.cameras > 0 && args.camera_model {
         CameraMode::Model
     } else {
@@ -91,6 +89,29 @@ pub fn run(args: NodeArgs) -> Result<(), NodeError> {
     let mut node = r2r::Node::create(ctx, "fusionrt", "")
         .context("creating the node")
         .map_err(NodeError::Failed)?;
+    // use_sim_time (`-p use_sim_time:=true` or the parameter file): the ROS clock follows
+    // /clock, and the latencies in /diagnostics are measured on it, so a bag played with
+    // `ros2 bag play --clock` gives latencies on the bag's timeline, not years.
+    let use_sim_time = node.params.lock().is_ok_and(|p| {
+        matches!(
+            p.get("use_sim_time").map(|p| &p.value),
+            Some(r2r::ParameterValue::Bool(true))
+        )
+    });
+    if use_sim_time {
+        node.get_time_source()
+            .enable_sim_time(&mut node)
+            .context("subscribing to /clock (use_sim_time)")
+            .map_err(NodeError::Failed)?;
+    }
+    let ros_clock = node.get_ros_clock();
+    let ros_now: NowFn = Arc::new(move || {
+        ros_clock
+            .lock()
+            .ok()
+            .and_then(|mut c| c.get_now().ok())
+            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+    });
     let inbox = Arc::new(Inbox::new());
     let mut readers = Readers::new();
     let mut setup = || -> anyhow::Result<Publishers> {
@@ -175,7 +196,10 @@ pub fn run(args: NodeArgs) -> Result<(), NodeError> {
         .context("advertising /diagnostics")
         .map_err(NodeError::Failed)?;
 
-    let assembler = Assembler::new(args.cameras);
+    let mut assembler = Assembler::new(args.cameras);
+    if camera_mode == CameraMode::None {
+        assembler = assembler.images_unused();
+    }
     let camera_status = assembler.camera_status();
     let mut source = RosSource::new(inbox.clone(), assembler, args.cameras);
     let source_drops = source.drops();
@@ -200,6 +224,7 @@ pub fn run(args: NodeArgs) -> Result<(), NodeError> {
         let stop = stop.clone();
         let inbox = inbox.clone();
         let diagnostics = diagnostics.clone();
+        let now = ros_now.clone();
         let mut readers = readers;
         std::thread::Builder::new()
             .name("fusionrt-ros-spin".into())
@@ -235,7 +260,7 @@ pub fn run(args: NodeArgs) -> Result<(), NodeError> {
                         let array = diagnostics
                             .lock()
                             .unwrap_or_else(PoisonError::into_inner)
-                            .report(wall_now_ns(), window, &drops, &cameras);
+                            .report(now(), window, &drops, &cameras);
                         use fusionrt_bag::RosMessage;
                         if let Err(e) = diag_pub.publish_raw(&array.to_cdr()) {
                             tracing::warn!("publishing /diagnostics failed: {e}");
@@ -250,10 +275,14 @@ pub fn run(args: NodeArgs) -> Result<(), NodeError> {
     tracing::info!(
         cameras = args.cameras,
         camera_model = camera_mode == CameraMode::Model,
+        use_sim_time,
         "fusionrt_node running"
     );
-    let mut sinks: Vec<Box<dyn Sink>> =
-        vec![Box::new(RosSink::new(Box::new(publishers), diagnostics))];
+    let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(RosSink::new(
+        Box::new(publishers),
+        diagnostics,
+        ros_now,
+    ))];
     let options = RunOptions {
         stop: stop.clone(),
         // As fast as the pipeline goes: the inbox is latest-wins, so nothing queues up.

@@ -4,7 +4,7 @@
 //! recorder in tests). A failed publish is counted and logged, never the end of the node.
 
 use crate::convert;
-use crate::diagnostics::{Diagnostics, wall_now_ns};
+use crate::diagnostics::{Diagnostics, NowFn};
 use fusionrt_bag::RosMessage;
 use fusionrt_runtime::{Output, Results, Sink, SinkError};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -58,16 +58,18 @@ pub type SharedDiagnostics = Arc<Mutex<Diagnostics>>;
 pub struct RosSink {
     out: Box<dyn Publish>,
     diagnostics: SharedDiagnostics,
+    now: NowFn,
     failures: u64,
     last_failure_log: Option<Instant>,
 }
 
 impl RosSink {
-    /// Publishes through `out`, recording into `diagnostics`.
-    pub fn new(out: Box<dyn Publish>, diagnostics: SharedDiagnostics) -> Self {
+    /// Publishes through `out`, recording into `diagnostics` the latency on the clock `now`.
+    pub fn new(out: Box<dyn Publish>, diagnostics: SharedDiagnostics, now: NowFn) -> Self {
         Self {
             out,
             diagnostics,
+            now,
             failures: 0,
             last_failure_log: None,
         }
@@ -98,7 +100,7 @@ impl Sink for RosSink {
             OutTopic::Objects,
             &convert::tracked_objects(output).to_cdr(),
         );
-        let now_ns = wall_now_ns();
+        let now_ns = (self.now)();
         self.diagnostics
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

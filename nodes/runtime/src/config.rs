@@ -113,23 +113,53 @@ impl PipelineConfig {
         }
     }
 
+    /// Several files in order, as ROS 2 applies `--params-file` arguments: each one's keys on
+    /// top of the config so far (or on its own `preset:` when it names one).
+    pub fn load_layered(paths: &[&Path], default_preset: Preset) -> Result<Self, ConfigError> {
+        let mut config = Self::preset(default_preset);
+        for path in paths {
+            let doc = YamlDoc::read(path)?;
+            config = Self::from_doc_over(doc, move || config)?;
+        }
+        Ok(config)
+    }
+
     /// [`PipelineConfig::load`] for YAML text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str, default_preset: Preset) -> Result<Self, ConfigError> {
         Self::from_doc(YamlDoc::parse(text, origin)?, default_preset)
     }
 
-    fn from_doc(mut doc: YamlDoc, default_preset: Preset) -> Result<Self, ConfigError> {
+    fn from_doc(doc: YamlDoc, default_preset: Preset) -> Result<Self, ConfigError> {
+        Self::from_doc_over(doc, || Self::preset(default_preset))
+    }
+
+    /// The document laid over its own `preset:` when it names one, else over `base()`.
+    fn from_doc_over(mut doc: YamlDoc, base: impl FnOnce() -> Self) -> Result<Self, ConfigError> {
         doc.unwrap_ros_parameters()?;
-        let preset = match doc.take_top_level("preset")? {
-            None => default_preset,
-            Some((name, mark)) => name.parse().map_err(|message| ConfigError::Invalid {
-                origin: doc.origin().to_string(),
-                key: "preset".into(),
-                mark,
-                message,
-            })?,
+        let base = match doc.take_top_level("preset")? {
+            None => base(),
+            Some((name, mark)) => {
+                Self::preset(name.parse().map_err(|message| ConfigError::Invalid {
+                    origin: doc.origin().to_string(),
+                    key: "preset".into(),
+                    mark,
+                    message,
+                })?)
+            }
         };
-        let config: Self = doc.deserialize_over(&Self::preset(preset))?;
+        // ROS's own node parameter (the node's clock follows /clock), read by the ROS client
+        // library: accepted beside the pipeline's keys, and checked.
+        if let Some((value, mark)) = doc.take_top_level("use_sim_time")?
+            && !matches!(value.as_str(), "true" | "false" | "True" | "False")
+        {
+            return Err(ConfigError::Invalid {
+                origin: doc.origin().to_string(),
+                key: "use_sim_time".into(),
+                mark,
+                message: format!("{value}: expected true or false"),
+            });
+        }
+        let config: Self = doc.deserialize_over(&base)?;
         doc.check(&config)?;
         Ok(config)
     }
@@ -469,7 +499,29 @@ mod tests {
                 "/**:\n  ros__parameters:\n    lidar:\n      ground_sectors: 0\n",
                 "p.yaml:4:7: key `lidar.ground_sectors`",
             ),
+            (
+                "/**:\n  ros__parameters:\n    use_sim_time: 3\n",
+                "p.yaml:3:19: key `use_sim_time`",
+            ),
         ];
+        // Parameter files in order: each on top of the ones before (as ROS 2 applies them).
+        let dir = std::env::temp_dir().join(format!("fusionrt-layered-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (a, b) = (dir.join("a.yaml"), dir.join("b.yaml"));
+        std::fs::write(&a, "preset: kitti\nruntime:\n  queue_depth: 7\n").unwrap();
+        std::fs::write(&b, "/**:\n  ros__parameters:\n    use_sim_time: true\n").unwrap();
+        let c = PipelineConfig::load_layered(&[&a, &b], Preset::Default).unwrap();
+        assert_eq!(c.runtime.queue_depth, 7);
+        assert_eq!(c.tracker, TrackerConfig::kitti_pointrcnn());
+        std::fs::remove_dir_all(&dir).unwrap();
+        // ROS's use_sim_time sits beside the pipeline's keys.
+        let c = PipelineConfig::parse(
+            "/**:\n  ros__parameters:\n    use_sim_time: true\n",
+            "p.yaml",
+            Preset::Default,
+        )
+        .unwrap();
+        assert_eq!(c, PipelineConfig::preset(Preset::Default));
         for (text, want) in cases {
             let err = PipelineConfig::parse(text, "p.yaml", Preset::Default)
                 .unwrap_err()

@@ -174,7 +174,7 @@ impl KittiEvalArgs {
         let mut explained = String::new();
         let mut breakdowns = Vec::new();
         println!(
-            "{:<11} {:>7} {:>7} {:>7} {:>7} {:>7} {:>5} {:>5} {:>6} {:>6} {:>6} {:>7} {:>7} {:>7} {:>7} {:>7}",
+            "{:<11} {:>7} {:>7} {:>7} {:>7} {:>7} {:>5} {:>5} {:>6} {:>6} {:>6} {:>6} {:>7} {:>7} {:>7} {:>7} {:>7}",
             "class",
             "sAMOTA",
             "AMOTA",
@@ -184,6 +184,7 @@ impl KittiEvalArgs {
             "IDS",
             "FRAG",
             "TP",
+            "iTP",
             "FP",
             "FN",
             "HOTA",
@@ -220,7 +221,7 @@ impl KittiEvalArgs {
                 )?;
             }
             println!(
-                "{:<11} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>5} {:>5} {:>6} {:>6} {:>6} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>7.2}",
+                "{:<11} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>5} {:>5} {:>6} {:>6} {:>6} {:>6} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>7.2}",
                 name,
                 100.0 * r.samota,
                 100.0 * r.amota,
@@ -230,6 +231,7 @@ impl KittiEvalArgs {
                 r.best.id_switches,
                 r.best.fragmentations,
                 r.best.tp,
+                r.best.ignored_tp,
                 r.best.fp,
                 r.best.fn_,
                 100.0 * r.hota.hota,
