@@ -29,6 +29,7 @@ import rclpy
 from rclpy.qos import DurabilityPolicy, QoSProfile, qos_profile_sensor_data
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
+from rosgraph_msgs.msg import Clock
 from geometry_msgs.msg import TransformStamped
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2, PointField
 from tf2_msgs.msg import TFMessage
@@ -400,8 +401,71 @@ def main():
     if failed:
         print('--- ros2 launch output (last 40 lines) ---')
         print('\n'.join(log_lines[-40:]))
+    sim_time_with_xml_launch(check, scans)
     print(f'{passed} passed, {failed} failed')
     return 1 if failed else 0
+
+
+def sim_time_with_xml_launch(check, scans):
+    """The XML launch file with use_sim_time:=true: the node answers, and with /clock at 100 Hz on
+    a timeline 1000 s from zero (a bag's), its sweeps' latencies in /diagnostics are on that
+    timeline (milliseconds, not the 56 years between it and the wall clock)."""
+    start = time.monotonic()
+    launch = subprocess.Popen(
+        ['ros2', 'launch', str(ROOT / 'launch' / 'fusionrt.launch.xml'), 'cameras:=0',
+         'camera:=none', 'use_sim_time:=true'],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    rclpy.init()
+    node = rclpy.create_node('fusionrt_e2e_sim_time')
+    pub_clock = node.create_publisher(Clock, '/clock', 10)
+    pub_cloud = node.create_publisher(PointCloud2, 'input/pointcloud', 5)
+    received, diagnostics = [], []
+    node.create_subscription(TrackedObjects, 'output/objects', received.append, 10)
+    node.create_subscription(DiagnosticArray, '/diagnostics', diagnostics.append, 10)
+    sim_start_ns, wall_start = 1000 * 1_000_000_000, time.monotonic()
+
+    def sim_now_ns():
+        return sim_start_ns + int((time.monotonic() - wall_start) * 1e9)
+
+    def spin_for(seconds):
+        end = time.monotonic() + seconds
+        next_clock = time.monotonic()
+        while time.monotonic() < end:
+            if time.monotonic() >= next_clock:
+                pub_clock.publish(Clock(clock=stamp_msg(sim_now_ns())))
+                next_clock += 0.01
+            rclpy.spin_once(node, timeout_sec=0.002)
+
+    answered = None
+    while time.monotonic() - start < 20 and launch.poll() is None:
+        spin_for(0.05)
+        if pub_cloud.get_subscription_count() > 0 and node.count_publishers('output/objects') > 0:
+            answered = time.monotonic() - start
+            break
+    check('XML launch, use_sim_time:=true: node answers within 5 s',
+          answered is not None and answered <= 5.0, f'{answered:.2f} s' if answered else 'no answer')
+    if answered is not None:
+        spin_for(1.0)
+        sweeps = 10
+        for i in range(sweeps):
+            points = np.fromfile(scans[i % len(scans)], dtype=np.float32).reshape(-1, 4)
+            pub_cloud.publish(cloud_msg(points, sim_now_ns()))
+            spin_for(0.1)
+        spin_for(1.5)
+        values = values_of(diagnostics)
+        p99 = float(values.get('fusionrt: pipeline/pipeline_latency_ms_p99', 'nan'))
+        check('use_sim_time: tracks for the sweeps', len(received) >= sweeps - 1,
+              f'{len(received)}/{sweeps}')
+        check('use_sim_time: latency in /diagnostics on the /clock timeline (0-1000 ms)',
+              0.0 <= p99 < 1000.0, f'pipeline_latency_ms_p99 {p99}')
+    node.destroy_node()
+    rclpy.shutdown()
+    os.killpg(launch.pid, signal.SIGINT)
+    try:
+        launch.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(launch.pid, signal.SIGKILL)
+        launch.communicate()
 
 
 if __name__ == '__main__':
