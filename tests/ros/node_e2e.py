@@ -153,7 +153,8 @@ def compare_with_kitti_run(check, drive, scans, n, non_finite_frame, sent, recei
         if mismatch:
             break
         compared += 1
-    skipped = sum(int(v) for k, v in values.items() if '/drop.' in k and 'lidar' in k)
+    skipped = sum(int(v) for k, v in values.items()
+                  if k.endswith(('drop.pointcloud_stale', 'drop.lidar_stale')))
     complete = compared == len(sent) or (mismatch is None and skipped > 0)
     check('tracks equal `fusionrt kitti run` on the same frames (lidar-only)',
           mismatch is None and complete and len(reference) == len(sent),
@@ -350,9 +351,13 @@ def main():
     spin_for(2.5)  # the last sweep, and a /diagnostics after it
 
     missing = [s for s in sent if s not in received]
-    check('TrackedObjects for every sweep, header stamp = sweep stamp',
-          not missing and len(sent) == n,
-          f'{len(sent) - len(missing)}/{len(sent)} received'
+    # A sweep the real-time executor legitimately skipped (latest-wins while the pipeline is
+    # busy, e.g. with the camera model on a loaded CPU) is counted in /diagnostics.
+    skipped = sum(int(v) for k, v in values_of(diagnostics).items()
+                  if k.endswith(('drop.pointcloud_stale', 'drop.lidar_stale')))
+    check('TrackedObjects for every sweep not counted as skipped, header stamp = sweep stamp',
+          len(sent) == n and len(missing) <= skipped and len(missing) <= n // 2,
+          f'{len(sent) - len(missing)}/{len(sent)} received, {skipped} counted as skipped'
           + (f'; missing {[(s - t0) // PERIOD_NS for s in missing]}' if missing else ''))
     unexpected = [s for s in received if s not in sent]
     check('no TrackedObjects for a bad sweep', not unexpected, f'{len(unexpected)} unexpected')
