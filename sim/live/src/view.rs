@@ -194,6 +194,8 @@ impl ServerListener for Listener {
 
 /// The running server. Dropping it stops the server.
 pub struct LiveView {
+    /// Binds channels to the server; they are disconnected when it goes.
+    _context: Arc<Context>,
     addr: LiveAddr,
     channels: Arc<Channels>,
     listener: Arc<Listener>,
@@ -254,6 +256,7 @@ impl LiveView {
             port: handle.port(),
         };
         Ok(Self {
+            _context: ctx,
             addr,
             channels,
             listener,
