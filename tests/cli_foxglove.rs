@@ -11,7 +11,7 @@ mod common;
 
 use common::{assert_bad_input, fusionrt, scratch};
 use foxglove::Decode;
-use foxglove::messages::{FrameTransforms, ImageAnnotations, PointCloud, SceneUpdate};
+use foxglove::messages::{FrameTransforms, ImageAnnotations, PointCloud, RawImage, SceneUpdate};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
@@ -446,4 +446,82 @@ fn bad_or_busy_address_is_bad_input() {
         &addr,
     ]);
     assert_bad_input(&out, &format!("cannot serve Foxglove on {addr}"));
+}
+
+#[test]
+fn replay_with_the_camera_model_shows_images_with_their_2d_boxes() {
+    let Some(data) = std::env::var_os("FUSIONRT_DATA") else {
+        println!("skipped: FUSIONRT_DATA is not set");
+        return;
+    };
+    if std::env::var_os("ORT_DYLIB_PATH").is_none() {
+        println!("skipped: ORT_DYLIB_PATH is not set (scripts/test sets it)");
+        return;
+    }
+    let drive = Path::new(&data).join("kitti_raw/2011_09_26_drive_0052_sync");
+    let dir = scratch("foxglove-replay");
+    let bag = dir.join("bag");
+    let out = fusionrt(&[
+        "convert",
+        "kitti",
+        "--kitti-raw",
+        drive.to_str().unwrap(),
+        "--out",
+        bag.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let (mut child, lines) = spawn(&[
+        "replay",
+        bag.to_str().unwrap(),
+        "--out",
+        dir.join("out").to_str().unwrap(),
+        "--camera",
+        "model",
+        "--duration",
+        "0.25",
+        "--foxglove",
+        "--foxglove-addr",
+        &addr,
+        "--foxglove-wait-client",
+    ]);
+    wait_for_line(&lines, "waiting for a client");
+    let mut client = Client::connect(port);
+    let topics = ["/fusionrt/camera0/image", "/fusionrt/camera0/detections"];
+    let schemas = client.wait_for_channels(&topics);
+    assert_eq!(schemas[topics[0]], "foxglove.RawImage");
+    client.subscribe(&topics);
+    let deadline = Instant::now() + PATIENCE;
+    let (mut image_stamps, mut annotation_stamps) = (Vec::new(), Vec::new());
+    while let Some((topic, log_time, payload)) = client.next_data(deadline) {
+        if topic == topics[0] {
+            let image = RawImage::decode(payload.as_slice()).unwrap();
+            assert_eq!((image.width, image.height), (1242, 375), "KITTI camera 2");
+            assert_eq!(image.encoding, "rgb8");
+            assert_eq!(image.data.len(), (image.step * image.height) as usize);
+            assert_eq!(stamp_ns(image.timestamp), log_time);
+            image_stamps.push(log_time);
+        } else {
+            let a = ImageAnnotations::decode(payload.as_slice()).unwrap();
+            assert!(
+                a.points
+                    .iter()
+                    .flat_map(|p| &p.points)
+                    .all(|p| { (0.0..=1242.0).contains(&p.x) && (0.0..=375.0).contains(&p.y) })
+            );
+            annotation_stamps.push(log_time);
+        }
+    }
+    let status = wait_exit(&mut child);
+    assert!(status.success(), "{status}");
+    assert!(!image_stamps.is_empty() && !annotation_stamps.is_empty());
+    assert!(
+        annotation_stamps.iter().all(|s| image_stamps.contains(s)),
+        "2D boxes stamped with their image: {annotation_stamps:?} vs {image_stamps:?}"
+    );
 }
