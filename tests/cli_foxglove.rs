@@ -269,9 +269,12 @@ fn sim_streams_points_boxes_tracks_and_2d_boxes_to_a_subscribed_client() {
         "--foxglove-addr",
         &addr,
         "--foxglove-wait-client",
+        "--foxglove-rate",
+        "3",
     ]);
     wait_for_line(&lines, "waiting for a client");
     let mut client = Client::connect(port);
+    let subscribed = Instant::now();
     let schemas = client.wait_for_channels(&SIM_TOPICS);
     for (topic, schema) in [
         ("/fusionrt/lidar/points", "foxglove.PointCloud"),
@@ -341,6 +344,9 @@ fn sim_streams_points_boxes_tracks_and_2d_boxes_to_a_subscribed_client() {
     }
     let status = wait_exit(&mut child);
     assert!(status.success(), "{status}");
+    // 30 sweeps 0.1 s apart at 3x sensor rate: 29 periods take at least 0.97 s.
+    let paced = subscribed.elapsed();
+    assert!(paced > Duration::from_millis(960), "{paced:?}");
     for topic in SIM_TOPICS {
         assert!(
             counts.get(topic).is_some_and(|&n| n > 0),
@@ -431,6 +437,17 @@ fn bad_or_busy_address_is_bad_input() {
         Some(2),
         "--foxglove-addr needs --foxglove"
     );
+    for rate in ["0", "-1", "NaN"] {
+        let out = fusionrt(&[
+            "sim",
+            "--frames",
+            "1",
+            "--foxglove",
+            "--foxglove-rate",
+            rate,
+        ]);
+        assert_bad_input(&out, "--foxglove-rate must be");
+    }
 
     let busy = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = busy.local_addr().unwrap().to_string();

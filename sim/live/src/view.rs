@@ -13,7 +13,7 @@ use fusionrt_runtime::{Output, Results, Sink, SinkError};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use thiserror::Error;
 
 /// The sweep (`foxglove.PointCloud`, lidar frame).
@@ -269,12 +269,15 @@ impl LiveView {
         format!("ws://{}", self.addr)
     }
 
-    /// The sink that publishes each sweep on the view.
-    pub fn sink(&self) -> LiveSink {
+    /// The sink that publishes each sweep on the view. With `pace_rate`, it publishes sweeps
+    /// at that factor of their sensor rate, holding a run that is faster back (the
+    /// deterministic executor), so a person can watch it; results do not change.
+    pub fn sink(&self, pace_rate: Option<f64>) -> LiveSink {
         LiveSink {
             channels: self.channels.clone(),
             last_image_ns: vec![None; self.channels.cameras.len()],
             last_frame_ns: vec![None; self.channels.cameras.len()],
+            pace: pace_rate.map(|rate| Pace { rate, start: None }),
         }
     }
 
@@ -316,12 +319,36 @@ pub struct LiveSink {
     channels: Arc<Channels>,
     last_image_ns: Vec<Option<i64>>,
     last_frame_ns: Vec<Option<i64>>,
+    pace: Option<Pace>,
+}
+
+/// Publishing at a factor of sensor rate.
+struct Pace {
+    rate: f64,
+    /// Wall time and stamp of the first sweep.
+    start: Option<(Instant, i64)>,
+}
+
+impl Pace {
+    /// Sleeps until the wall clock reaches `stamp_ns` on the paced time line.
+    fn wait_for(&mut self, stamp_ns: i64) {
+        let (wall0, stamp0) = *self.start.get_or_insert((Instant::now(), stamp_ns));
+        let data_s = (stamp_ns - stamp0).max(0) as f64 * 1e-9;
+        let due = wall0 + Duration::from_secs_f64(data_s / self.rate);
+        let now = Instant::now();
+        if due > now {
+            std::thread::sleep(due - now);
+        }
+    }
 }
 
 impl Sink for LiveSink {
     fn publish(&mut self, output: &Output) -> Result<(), SinkError> {
-        let c = &self.channels;
         let stamp = output.stamp_ns;
+        if let Some(pace) = &mut self.pace {
+            pace.wait_for(stamp);
+        }
+        let c = &self.channels;
         let cloud = &output.cloud;
         if let Some(world_from_lidar) = &output.world_from_lidar {
             c.tf.log(

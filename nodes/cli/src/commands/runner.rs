@@ -110,6 +110,15 @@ pub struct LiveArgs {
     /// After the run, keep serving its last sweep until Ctrl-C.
     #[arg(long, requires = "foxglove")]
     pub foxglove_hold: bool,
+    /// Publish sweeps at this factor of sensor rate (1: real time), holding a faster run back
+    /// so it can be watched; results do not change. Default: as fast as the run goes.
+    #[arg(
+        long,
+        value_name = "FACTOR",
+        requires = "foxglove",
+        allow_negative_numbers = true
+    )]
+    pub foxglove_rate: Option<f64>,
 }
 
 impl LiveArgs {
@@ -122,6 +131,13 @@ impl LiveArgs {
     ) -> anyhow::Result<Option<LiveView>> {
         if !self.foxglove {
             return Ok(None);
+        }
+        if let Some(rate) = self.foxglove_rate
+            && !(rate.is_finite() && rate > 0.0 && rate <= 1000.0)
+        {
+            return Err(bad_input(anyhow::anyhow!(
+                "--foxglove-rate must be a factor of sensor rate in (0, 1000], got {rate}"
+            )));
         }
         let addr = self.foxglove_addr.clone().unwrap_or(LiveAddr {
             host: "127.0.0.1".into(),
@@ -136,7 +152,7 @@ impl LiveArgs {
             eprintln!("foxglove: waiting for a client to subscribe (Ctrl-C to give up)");
             view.wait_for_subscriber(stop);
         }
-        sinks.push(Box::new(view.sink()));
+        sinks.push(Box::new(view.sink(self.foxglove_rate)));
         Ok(Some(view))
     }
 
