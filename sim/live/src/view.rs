@@ -281,12 +281,12 @@ impl LiveView {
         }
     }
 
-    /// Waits until a client subscribes to a channel, or `stop` is set (false then).
-    pub fn wait_for_subscriber(&self, stop: &AtomicBool) -> bool {
+    /// Waits until a client subscribes to a channel, or `stop` is set.
+    pub fn wait_for_subscriber(&self, stop: &AtomicBool) {
         let mut subscribed = lock(&self.listener.subscribed);
         while !*subscribed {
             if stop.load(Ordering::SeqCst) {
-                return false;
+                return;
             }
             subscribed = self
                 .listener
@@ -294,7 +294,6 @@ impl LiveView {
                 .wait_timeout(subscribed, STOP_POLL)
                 .map_or_else(|e| e.into_inner().0, |(g, _)| g);
         }
-        true
     }
 
     /// Keeps serving until `stop` is set (Ctrl-C).
