@@ -437,11 +437,14 @@ fn bad_or_busy_address_is_bad_input() {
         Some(2),
         "--foxglove-addr needs --foxglove"
     );
+    let dir = scratch("foxglove-bad");
     for rate in ["0", "-1", "NaN"] {
         let out = fusionrt(&[
             "sim",
             "--frames",
             "1",
+            "--out",
+            dir.to_str().unwrap(),
             "--foxglove",
             "--foxglove-rate",
             rate,
@@ -451,7 +454,6 @@ fn bad_or_busy_address_is_bad_input() {
 
     let busy = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = busy.local_addr().unwrap().to_string();
-    let dir = scratch("foxglove-busy");
     let out = fusionrt(&[
         "sim",
         "--frames",
