@@ -67,6 +67,20 @@ impl ObjectClass {
     pub fn is_vehicle(self) -> bool {
         matches!(self, Self::Car | Self::Truck | Self::Bus)
     }
+
+    /// The class's colour in visualisations (MCAP markers, the live Foxglove view),
+    /// `[r, g, b, a]` in `[0, 1]`, half transparent.
+    pub fn colour_rgba(self) -> [f32; 4] {
+        match self {
+            Self::Unknown => [0.6, 0.6, 0.6, 0.5],
+            Self::Car => [0.1, 0.5, 1.0, 0.5],
+            Self::Truck => [0.0, 0.8, 0.8, 0.5],
+            Self::Bus => [0.6, 0.3, 1.0, 0.5],
+            Self::Pedestrian => [1.0, 0.2, 0.2, 0.5],
+            Self::Bicycle => [1.0, 0.8, 0.0, 0.5],
+            Self::Motorcycle => [1.0, 0.5, 0.0, 0.5],
+        }
+    }
 }
 
 impl std::fmt::Display for ObjectClass {

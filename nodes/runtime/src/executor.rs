@@ -201,7 +201,7 @@ struct SweepBuffers {
     frames: Vec<CameraDetections>,
     fused: Vec<FusedObject>,
     tracks: Vec<Track>,
-    images: Vec<Arc<Stamped<Image>>>,
+    images: Vec<Option<Arc<Stamped<Image>>>>,
 }
 
 /// The output of one sweep, for the sinks.
@@ -566,7 +566,7 @@ struct SweepFused {
     fused: Vec<FusedObject>,
     frames: Vec<CameraDetections>,
     report: FusionReport,
-    images: Vec<Arc<Stamped<Image>>>,
+    images: Vec<Option<Arc<Stamped<Image>>>>,
     processing: SweepTimings,
 }
 

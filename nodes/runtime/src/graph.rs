@@ -242,8 +242,9 @@ pub struct Output {
     pub truth: Option<Arc<Vec<TruthObject>>>,
     /// The sweep itself (lidar frame), for sinks that show or record it.
     pub cloud: Arc<Stamped<PointCloud>>,
-    /// Each camera's newest image at the sweep (camera model mode only), in camera order.
-    pub images: Vec<Arc<Stamped<Image>>>,
+    /// Each camera's newest image at the sweep (camera model mode only), indexed by camera
+    /// (None before the camera's first image).
+    pub images: Vec<Option<Arc<Stamped<Image>>>>,
     /// What each stage took on this sweep (live figures for /diagnostics; never written to
     /// deterministic outputs).
     pub processing: SweepTimings,

@@ -92,10 +92,11 @@ impl GraphState {
         }
     }
 
-    /// Each camera's newest image, in camera order, into a reused buffer.
-    pub fn latest_images(&self, out: &mut Vec<Arc<Stamped<Image>>>) {
+    /// Each camera's newest image, indexed by camera (None before its first), into a reused
+    /// buffer.
+    pub fn latest_images(&self, out: &mut Vec<Option<Arc<Stamped<Image>>>>) {
         out.clear();
-        out.extend(self.images.iter().flatten().cloned());
+        out.extend(self.images.iter().cloned());
     }
 
     /// Adds a lidar pose.
@@ -236,8 +237,9 @@ mod tests {
         state.set_image(5, image(30)); // no such camera: ignored
         let mut out = Vec::new();
         state.latest_images(&mut out);
-        assert_eq!(out.len(), 1);
-        assert_eq!(out[0].stamp_ns, 20);
+        assert_eq!(out.len(), 2, "one slot per camera");
+        assert!(out[0].is_none(), "camera 0 has no image yet");
+        assert_eq!(out[1].as_ref().map(|i| i.stamp_ns), Some(20));
     }
 
     #[test]

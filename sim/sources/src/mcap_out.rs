@@ -54,19 +54,6 @@ pub fn autoware_label(class: ObjectClass) -> u8 {
     }
 }
 
-/// The colour of a class in markers, `[r, g, b, a]`.
-pub fn class_colour(class: ObjectClass) -> [f32; 4] {
-    match class {
-        ObjectClass::Unknown => [0.6, 0.6, 0.6, 0.5],
-        ObjectClass::Car => [0.1, 0.5, 1.0, 0.5],
-        ObjectClass::Truck => [0.0, 0.8, 0.8, 0.5],
-        ObjectClass::Bus => [0.6, 0.3, 1.0, 0.5],
-        ObjectClass::Pedestrian => [1.0, 0.2, 0.2, 0.5],
-        ObjectClass::Bicycle => [1.0, 0.8, 0.0, 0.5],
-        ObjectClass::Motorcycle => [1.0, 0.5, 0.0, 0.5],
-    }
-}
-
 fn yaw_quaternion(yaw_rad: f64) -> [f64; 4] {
     let half = 0.5 * yaw_rad;
     [0.0, 0.0, half.sin(), half.cos()]
@@ -205,7 +192,7 @@ pub fn track_markers(stamp_ns: i64, frame_id: &str, tracks: &[Track]) -> MarkerA
     }];
     for t in tracks {
         let b = &t.bbox;
-        let mut colour = class_colour(t.class);
+        let mut colour = t.class.colour_rgba();
         if t.state == TrackState::Tentative {
             colour[3] = 0.2;
         }

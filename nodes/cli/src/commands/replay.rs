@@ -13,7 +13,7 @@
 //! Example: `fusionrt replay ../shared/data/rosbag2/embag_luminar_mcap --out OUT`
 
 use crate::commands::runner::{
-    Report, print_run, progress_bar, progress_callback, stop_flag, write_report,
+    LiveArgs, Report, print_run, progress_bar, progress_callback, stop_flag, write_report,
 };
 use crate::exit::bad_input;
 use anyhow::Context as _;
@@ -74,6 +74,8 @@ pub struct ReplayArgs {
     /// Seed of the 128-bit track ids.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    #[command(flatten)]
+    live: LiveArgs,
 }
 
 #[derive(Debug, Serialize)]
@@ -206,9 +208,15 @@ impl ReplayArgs {
             )),
             Box::new(span.clone()),
         ];
+        let stop = stop_flag();
+        let layout = fusionrt_live::LiveLayout {
+            cameras: info.cameras,
+            images: camera_mode == CameraMode::Model,
+        };
+        let live = self.live.start(layout, &stop, &mut sinks)?;
         let bar = progress_bar(info.sweeps, "replay");
         let options = RunOptions {
-            stop: stop_flag(),
+            stop: stop.clone(),
             progress: Some(progress_callback(&bar)),
             rate_factor: self.rate,
             ..RunOptions::default()
@@ -304,6 +312,7 @@ impl ReplayArgs {
             mcap_path.display()
         ));
         print_run(&summary, &report_path);
+        self.live.finish(live, &stop);
         Ok(())
     }
 }

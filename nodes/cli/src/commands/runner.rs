@@ -1,11 +1,12 @@
 //! What every graph command shares: Ctrl-C that ends a run cleanly, a progress bar with ETA on
 //! a terminal (nothing in pipes and CI), the source flags of `kitti run` and `bench pipeline`,
-//! and report.json.
+//! the live Foxglove view of `sim` and `replay`, and report.json.
 
 use crate::exit::bad_input;
 use anyhow::Context as _;
 use clap::Args;
 use fusionrt_kitti::sequence::SensorSequence;
+use fusionrt_live::{LiveAddr, LiveLayout, LiveView};
 use fusionrt_runtime::sinks::TracksJsonl;
 use fusionrt_runtime::{MetricsReport, Results, RunSummary, Sink, SourceInfo};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -90,6 +91,84 @@ impl KittiSourceArgs {
             _ => return Ok(None),
         };
         sequence.map(Some).map_err(bad_input)
+    }
+}
+
+/// The live Foxglove view's flags.
+#[derive(Debug, Args)]
+pub struct LiveArgs {
+    /// Serve a live Foxglove view of the run (point cloud, boxes, tracks, camera images with 2D
+    /// boxes) on ws://127.0.0.1:8765: in Foxglove, Open connection, Foxglove WebSocket.
+    #[arg(long)]
+    pub foxglove: bool,
+    /// Where the view listens (port 0: any free port).
+    #[arg(long, value_name = "HOST:PORT", requires = "foxglove")]
+    pub foxglove_addr: Option<LiveAddr>,
+    /// Start the run only when a Foxglove client has subscribed.
+    #[arg(long, requires = "foxglove")]
+    pub foxglove_wait_client: bool,
+    /// After the run, keep serving its last sweep until Ctrl-C.
+    #[arg(long, requires = "foxglove")]
+    pub foxglove_hold: bool,
+    /// Publish sweeps at this factor of sensor rate (1: real time), holding a faster run back
+    /// so it can be watched; results do not change. Default: as fast as the run goes.
+    #[arg(
+        long,
+        value_name = "FACTOR",
+        requires = "foxglove",
+        allow_negative_numbers = true
+    )]
+    pub foxglove_rate: Option<f64>,
+}
+
+impl LiveArgs {
+    /// With `--foxglove`, starts the view before the run and adds its sink to `sinks`.
+    pub fn start(
+        &self,
+        layout: LiveLayout,
+        stop: &AtomicBool,
+        sinks: &mut Vec<Box<dyn Sink>>,
+    ) -> anyhow::Result<Option<LiveView>> {
+        if !self.foxglove {
+            return Ok(None);
+        }
+        if let Some(rate) = self.foxglove_rate
+            && !(rate.is_finite() && rate > 0.0 && rate <= 1000.0)
+        {
+            return Err(bad_input(anyhow::anyhow!(
+                "--foxglove-rate must be a factor of sensor rate in (0, 1000], got {rate}"
+            )));
+        }
+        let addr = self.foxglove_addr.clone().unwrap_or(LiveAddr {
+            host: "127.0.0.1".into(),
+            port: 8765,
+        });
+        let view = LiveView::start(&addr, layout).map_err(bad_input)?;
+        eprintln!(
+            "foxglove: live view on {} (in Foxglove: Open connection, Foxglove WebSocket)",
+            view.url()
+        );
+        if self.foxglove_wait_client {
+            eprintln!("foxglove: waiting for a client to subscribe (Ctrl-C to give up)");
+            view.wait_for_subscriber(stop);
+        }
+        sinks.push(Box::new(view.sink(self.foxglove_rate)));
+        Ok(Some(view))
+    }
+
+    /// After the run: with `--foxglove-hold`, serves until Ctrl-C; then stops the view.
+    pub fn finish(&self, view: Option<LiveView>, stop: &AtomicBool) {
+        let Some(view) = view else {
+            return;
+        };
+        if self.foxglove_hold && !stop.load(Ordering::SeqCst) {
+            eprintln!(
+                "foxglove: run finished; serving its last sweep on {} until Ctrl-C",
+                view.url()
+            );
+            view.hold(stop);
+        }
+        eprintln!("foxglove: live view stopped");
     }
 }
 

@@ -6,10 +6,12 @@
 //! results (they depend only on scenario, seed and config) apart from the timings.
 
 use super::runner::{
-    Report, print_run, progress_bar, progress_callback, stop_flag, tracks_sink, write_report,
+    LiveArgs, Report, print_run, progress_bar, progress_callback, stop_flag, tracks_sink,
+    write_report,
 };
 use crate::exit::bad_input;
 use clap::Args;
+use fusionrt_live::LiveLayout;
 use fusionrt_runtime::config::Preset;
 
 use fusionrt_runtime::{
@@ -53,6 +55,8 @@ pub struct SimArgs {
     /// A track matches a ground-truth object within this BEV center distance, m.
     #[arg(long, default_value_t = 2.0)]
     match_distance_m: f64,
+    #[command(flatten)]
+    live: LiveArgs,
 }
 
 #[derive(Debug, Serialize)]
@@ -108,9 +112,15 @@ impl SimArgs {
                 match_distance_m: self.match_distance_m,
             })),
         ];
+        let stop = stop_flag();
+        let layout = LiveLayout {
+            cameras: info.cameras,
+            images: false,
+        };
+        let live = self.live.start(layout, &stop, &mut sinks)?;
         let bar = progress_bar(Some(frames), &format!("sim {}", spec.name));
         let options = RunOptions {
-            stop: stop_flag(),
+            stop: stop.clone(),
             progress: Some(progress_callback(&bar)),
             ..RunOptions::default()
         };
@@ -136,6 +146,7 @@ impl SimArgs {
         )?;
         print_score(&spec.name, self.seed, frames, &summary.results);
         print_run(&summary, &report_path);
+        self.live.finish(live, &stop);
         Ok(())
     }
 }
