@@ -6,9 +6,9 @@
 //! - [`assemble`]: raw messages -> runtime events (fusionrt-bag's CDR codecs, the transform
 //!   tree, calibrations from CameraInfo + TF, odometry); bad messages become counted skips.
 //! - [`source`]: the [`fusionrt_runtime::Source`] over the inbox; [`sink`]: the
-//!   [`fusionrt_runtime::Sink`] that publishes each sweep's tracks from that sweep (no timer);
-//!   [`convert`]: outputs -> autoware_perception_msgs / MarkerArray; [`diagnostics`]:
-//!   /diagnostics at most once a second.
+//!   [`fusionrt_runtime::Sink`] that publishes each sweep's tracks from that sweep (no timer),
+//!   converted by `fusionrt_bag::msgs::autoware` (shared with replay's output.mcap);
+//!   [`diagnostics`]: /diagnostics at most once a second.
 //! - [`args`]: the node's command line; `node` (feature `ros2`): the r2r glue and the node's
 //!   main loop (binary `fusionrt_node`).
 //!
@@ -20,7 +20,6 @@
 
 pub mod args;
 pub mod assemble;
-pub mod convert;
 pub mod diagnostics;
 pub mod inbox;
 #[cfg(feature = "ros2")]

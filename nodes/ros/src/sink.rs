@@ -3,9 +3,9 @@
 //! with the sweep. Publishing goes through [`Publish`] (r2r's raw publishers in the node, a
 //! recorder in tests). A failed publish is counted and logged, never the end of the node.
 
-use crate::convert;
 use crate::diagnostics::{Diagnostics, NowFn};
 use fusionrt_bag::RosMessage;
+use fusionrt_bag::msgs::autoware;
 use fusionrt_runtime::{Output, Results, Sink, SinkError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -98,7 +98,7 @@ impl Sink for RosSink {
         // Tracks first: they are what the planner waits for.
         self.send(
             OutTopic::Objects,
-            &convert::tracked_objects(output).to_cdr(),
+            &autoware::tracked_objects(output.stamp_ns, &output.frame_id, &output.tracks).to_cdr(),
         );
         let now_ns = (self.now)();
         self.diagnostics
@@ -107,9 +107,10 @@ impl Sink for RosSink {
             .record(output, now_ns);
         self.send(
             OutTopic::DetectedObjects,
-            &convert::detected_objects(output).to_cdr(),
+            &autoware::detected_objects(output.stamp_ns, &output.frame_id, &output.fused).to_cdr(),
         );
-        self.send(OutTopic::Markers, &convert::markers(output).to_cdr());
+        let markers = autoware::track_markers(output.stamp_ns, &output.frame_id, &output.tracks);
+        self.send(OutTopic::Markers, &markers.to_cdr());
         Ok(())
     }
 

@@ -5,11 +5,13 @@
 //! - [`state`]: `tf2_msgs/TFMessage` (`/tf`, `/tf_static`) and `nav_msgs/Odometry`.
 //! - [`outputs`]: what the pipeline publishes: `autoware_perception_msgs` DetectedObjects and
 //!   TrackedObjects, `visualization_msgs/MarkerArray`, `diagnostic_msgs/DiagnosticArray`.
+//! - [`autoware`]: fusionrt's tracks and fused objects as those messages (node and replay).
 //!
 //! [`decode`] dispatches on the type name; every message type fusionrt writes implements
 //! [`RosMessage`] (its type name and CDR encoding). Bad payloads are [`MsgError`]s naming the
 //! field; they never panic or allocate more than the payload holds.
 
+pub mod autoware;
 pub mod outputs;
 pub mod sensor;
 pub mod state;
