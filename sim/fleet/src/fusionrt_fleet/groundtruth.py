@@ -153,7 +153,10 @@ def evaluate(binary: str, bags: list[ScoredBag], work: Path) -> dict[str, Any]:
         "--frame-step", str(steps.pop()),
         "--json", str(work / "eval.json"),
     ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    except OSError as e:
+        raise FleetError(f"cannot run {binary} for kitti eval: {e.strerror}; give --binary") from None
     if proc.returncode != 0:
         raise FleetError(
             f"{' '.join(cmd)} failed (exit {proc.returncode}): {proc.stderr.strip()[-2000:]}"
