@@ -16,6 +16,7 @@ import json
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,10 @@ from conftest import REPO, bag_list, binary, fleet, ort_env
 
 # Lidar-only objects take the lidar classifier's class, so the lidar-only KITTI tracking bags
 # have Car / Pedestrian / Cyclist tracks to score (docs/PERCEPTION.md, section 3).
-# One camera tile (not 4): the camera bags' model passes take 4x less time, which keeps the
-# suite within CI's minutes on 2 cores.
-GOOD = "fusion:\n  lidar_only_classes: true\ncamera:\n  tiles: 1\n"
+# The camera keeps its 4 tiles (the default): the camera bags take ~3.5 s each, long enough
+# for the scaling figure not to be Ray's start-up per task (with 1 tile: ~0.6 s per bag, and
+# Ray's own processes on the same 2 cores made 1 vs 2 CPUs anywhere from 1.0x to 1.4x).
+GOOD = "fusion:\n  lidar_only_classes: true\n"
 # Far too large a cluster tolerance: neighbouring objects merge into one cluster. (Far too small
 # is no regression on these bags: clusters grow over the 0.4 m grid's cells, and 0.05 m even
 # scored better on sequence 0000; docs/FLEET.md.)
@@ -149,22 +151,60 @@ def test_rerun_with_another_config_is_refused(fleet_2cpu: tuple[Path, float], li
     assert proc.returncode == 2 and "another config_sha256" in proc.stderr, proc.stderr
 
 
-def test_two_cpus_replay_about_twice_as_fast_and_same_config_passes_compare(
-    fleet_2cpu: tuple[Path, float], fleet_1cpu: tuple[Path, float]
+def _max_concurrent(out: Path) -> int:
+    """Most replays running at once: each bag's last attempt from its start (attempts log) to
+    its report.json."""
+    spans = []
+    for bag in (out / "bags").iterdir():
+        start = float((out / "attempts" / f"{bag.name}.log").read_text().splitlines()[-1].split()[0])
+        spans.append((start, (bag / "report.json").stat().st_mtime))
+    return max(sum(1 for s, e in spans if s <= t < e) for t, _ in spans)
+
+
+def _machine_speedup(bags: dict[str, Path], tmp: Path) -> float:
+    """What this machine gives two processes over one right now, without Ray: two camera
+    bags replayed one after the other, then at once. (Shared machines with autogroup
+    scheduling give a session the same CPU share whatever its process count.)"""
+    pair = [bags["d0052_f00_mcap_raw"], bags["d0052_f10_mcap_raw"]]
+    cmds = [[str(binary()), "replay", str(b), "--max", "--config", str(CONFIG), "--out", str(tmp / f"m{i}")]
+            for i, b in enumerate(pair)]
+    env = ort_env()
+    t0 = time.monotonic()
+    for c in cmds:
+        subprocess.run(c, check=True, capture_output=True, env=env)
+    t1 = time.monotonic()
+    procs = [subprocess.Popen(c, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env) for c in cmds]
+    assert all(p.wait() == 0 for p in procs)
+    return (t1 - t0) / (time.monotonic() - t1)
+
+
+def test_two_cpus_replay_in_parallel_and_same_config_passes_compare(
+    fleet_2cpu: tuple[Path, float], fleet_1cpu: tuple[Path, float], bags: dict[str, Path], tmp_path: Path
 ) -> None:
     (out2, wall2), (out1, wall1) = fleet_2cpu, fleet_1cpu
+    # Ray packs exactly as many 1-CPU replays as the cluster has CPUs.
+    assert _max_concurrent(out1) == 1
+    assert _max_concurrent(out2) == 2
     speedup = wall1 / wall2
+    machine = _machine_speedup(bags, tmp_path)
     replay_s = sum(b["replay_wall_s"] for b in _report(out1)["bags"])
     figures = {"bags": 16, "wall_1cpu_s": round(wall1, 2), "wall_2cpu_s": round(wall2, 2),
-               "speedup": round(speedup, 2), "replay_s_sum_1cpu": round(replay_s, 2)}
+               "speedup": round(speedup, 2), "machine_speedup_2_processes": round(machine, 2),
+               "replay_s_sum_1cpu": round(replay_s, 2)}
     print("SCALING", json.dumps(figures))
     Path(REPO / "out").mkdir(exist_ok=True)
     (REPO / "out" / "fleet-scaling.json").write_text(json.dumps(figures) + "\n")
-    # Two replays at once on two cores; the machine is shared, so allow for its load.
-    assert speedup > 1.3, figures
-    proc = fleet("compare", str(out1), str(out2))
+    # Ray must turn what the machine gives two processes into throughput (on an idle 2-core
+    # machine both are close to 2; on one loaded by other sessions both fall towards 1).
+    assert speedup > 0.7 * machine, figures
+    # One config twice: every result identical. Timings are reported but not gated: 1 and 2
+    # replays at once on 2 shared cores do not run at the same speed.
+    proc = fleet("compare", str(out1), str(out2), "--gate", "results", "--json", str(tmp_path / "ab.json"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "no regression" in proc.stdout
+    assert "no regression" in proc.stdout and "(not gated)" in proc.stdout
+    rows = json.loads((tmp_path / "ab.json").read_text())["metrics"]
+    assert all(r["delta"] == 0 for r in rows if r["kind"] == "result")
+    assert any(r["metric"].startswith("tracking.") for r in rows)
 
 
 def test_compare_flags_a_cluster_tolerance_far_too_large(

@@ -125,6 +125,17 @@ def test_compare_passes_the_same_results_and_timing_noise_within_threshold() -> 
         "end_to_end.p50_ms", "end_to_end.p99_ms"]
 
 
+def test_compare_can_report_timings_without_gating_them() -> None:
+    a = _report("A", [0.8, 0.7, 0.9, 0.6], [10, 11, 12, 10])
+    slower = _report("B", [0.8, 0.7, 0.9, 0.6], [30, 33, 36, 30])
+    r = compare(a, slower, threshold=0.05, timing_threshold=0.5, gate_timings=False)
+    assert not r["regression"] and not r["worse_bags"]
+    assert [x["gated"] for x in r["metrics"] if x["kind"] == "timing"] == [False] * 3
+    worse = _report("B", [0.5, 0.6, 0.7, 0.4], [30, 33, 36, 30])
+    r = compare(a, worse, threshold=0.05, timing_threshold=0.5, gate_timings=False)
+    assert r["regressions"] == ["tracking.Car.MOTA"]
+
+
 def test_compare_counts_a_lost_bag_as_a_regression() -> None:
     a = _report("A", [0.8, 0.7], [10, 10])
     b = _report("B", [0.8], [10])

@@ -98,6 +98,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="relative worsening of a result metric that fails the gate (0.05)")
     c.add_argument("--timing-threshold", type=float, default=0.5,
                    help="relative worsening of a timing metric that fails the gate (0.5)")
+    c.add_argument("--gate", choices=["all", "results"], default="all",
+                   help="what fails the gate: all metrics, or results only (timings reported, "
+                   "not gated: for runs on different or shared machines)")
     c.add_argument("--seed", type=int, default=0, help="bootstrap seed (0)")
     c.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (2000)")
     c.add_argument("--binary", help="fusionrt for `kitti eval` (default: each run's)")
@@ -178,7 +181,8 @@ def _compare(args: argparse.Namespace) -> int:
     a = report.build_report(Path(args.dir_a), binary=binary)
     b = report.build_report(Path(args.dir_b), binary=binary)
     result = compare_mod.compare(a, b, threshold=threshold, timing_threshold=timing,
-                                 seed=args.seed, resamples=args.resamples)
+                                 seed=args.seed, resamples=args.resamples,
+                                 gate_timings=args.gate == "all")
     sys.stdout.write(compare_mod.text(result))
     if args.json:
         write_json_atomic(Path(args.json), result)

@@ -5,7 +5,8 @@ positive value is worse; their mean gets a seeded bootstrap confidence interval 
 metric regresses when the whole interval is on the worse side of zero *and* the mean got worse
 by more than the threshold relative to A's mean: `--threshold` for results (tracking metrics,
 sweeps published, drops), `--timing-threshold` for timings (latency percentiles, budget misses),
-which vary from run to run on a loaded machine. A bag that A replayed and B lost (failed or
+which vary from run to run on a loaded machine; `--gate results` reports timings without gating
+on them (runs on different or shared machines). A bag that A replayed and B lost (failed or
 missing) is a regression too. Bags that got worse are listed first, worst first.
 """
 
@@ -73,6 +74,7 @@ def compare(
     seed: int = 0,
     resamples: int = 2000,
     confidence: float = 0.95,
+    gate_timings: bool = True,
 ) -> dict[str, Any]:
     """The comparison of two reports (report.build_report's values)."""
     check_threshold("--threshold", threshold)
@@ -103,16 +105,17 @@ def compare(
         mean_worse = mean(worse)
         lo, hi = bootstrap_mean_ci(worse, seed=seed + i, resamples=resamples, confidence=confidence)
         rel = mean_worse / max(abs(mean_a), EPS)
-        regressed = lo > 0.0 and rel > limit
+        gated = gate_timings or not m.timing
+        regressed = gated and lo > 0.0 and rel > limit
         rows.append({
             "metric": m.name, "kind": "timing" if m.timing else "result", "bags": len(pairs),
             "mean_a": mean_a, "mean_b": mean_b, "delta": mean_b - mean_a,
             "worse_by": mean_worse, "ci_worse_by": [lo, hi], "relative_worse": rel,
-            "threshold": limit, "regression": regressed,
+            "threshold": limit, "gated": gated, "regression": regressed,
         })
         for n, va, vb in pairs:
             r = sign * (vb - va) / max(abs(va), EPS)
-            if r > limit:
+            if gated and r > limit:
                 bag_worst[n].append((r, m.name))
     worse_bags: list[dict[str, Any]] = [
         {"name": n, "worst_relative": max(w)[0],
@@ -146,7 +149,7 @@ def text(result: dict[str, Any]) -> str:
                  f"{'CI low':>10} {'CI high':>10} {'rel':>8} {'limit':>6}")
     for r in result["metrics"]:
         lo, hi = r["ci_worse_by"]
-        flag = "  REGRESSION" if r["regression"] else ""
+        flag = "  REGRESSION" if r["regression"] else ("" if r["gated"] else "  (not gated)")
         lines.append(
             f"{r['metric']:<28} {r['mean_a']:>10.4g} {r['mean_b']:>10.4g} {r['worse_by']:>10.4g} "
             f"{lo:>10.4g} {hi:>10.4g} {r['relative_worse']:>+8.1%} {r['threshold']:>6.0%}{flag}"
