@@ -40,6 +40,11 @@ def connect(address: str | None, num_cpus: int | None) -> dict[str, Any]:
         else:
             if num_cpus is not None:
                 raise FleetError("--num-cpus is for a local cluster; a cluster has its own CPUs")
+            host = address.split("://")[-1].rsplit(":", 1)[0]
+            if host in ("127.0.0.1", "localhost"):
+                # A cluster on this machine's loopback: this driver is 127.0.0.1 too (else Ray
+                # picks the eth0 address and finds no local node).
+                common["_node_ip_address"] = "127.0.0.1"
             ray.init(address=address, **common)
     except (ConnectionError, ValueError, RuntimeError) as e:
         where = address or "a local cluster"
