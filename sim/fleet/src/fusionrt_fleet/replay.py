@@ -81,14 +81,24 @@ class ReplayKilled(Exception):
         return (ReplayKilled, (self.name, self.why, self.stderr_tail))
 
 
+def _load_libc() -> ctypes.CDLL | None:
+    try:
+        return ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return None
+
+
+# Loaded here, not in the forked child: a child of a threaded worker should do as little as it
+# can before exec.
+_LIBC = _load_libc()
+_PR_SET_PDEATHSIG = 1
+
+
 def _die_with_parent() -> None:
     """In the child before exec: SIGKILL when the worker that started it dies (Linux), so a
     killed worker leaves no replay running on behind the retry."""
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
 
 
 def _count_attempt(layout: Layout, name: str) -> int:
@@ -122,7 +132,7 @@ def replay_bag(spec: ReplaySpec, bag: Bag) -> BagOutcome:
             text=True,
             errors="replace",
             timeout=spec.timeout_s,
-            preexec_fn=_die_with_parent if os.name == "posix" else None,
+            preexec_fn=_die_with_parent if _LIBC is not None else None,
             check=False,
         )
     except subprocess.TimeoutExpired as e:
