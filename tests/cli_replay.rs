@@ -393,3 +393,103 @@ fn bad_replay_input_is_one_line_and_exit_2() {
         );
     }
 }
+
+#[test]
+fn a_slice_of_a_tracking_sequence_replays_to_kitti_results_of_its_frames() {
+    let Some(data) = data() else { return };
+    let root = scratch("replay-slice");
+    let seq = data.join("kitti_tracking");
+    let calib = seq.join("calib/0000.txt");
+    let bag = root.join("slice");
+    let _ = std::fs::remove_dir_all(&bag);
+    let (s, b) = (seq.to_str().unwrap(), bag.to_str().unwrap());
+    run_ok(&[
+        "convert",
+        "kitti",
+        "--kitti-tracking",
+        s,
+        "--seq",
+        "0000",
+        "--frames",
+        "40..80",
+        "--out",
+        b,
+    ]);
+    let config = root.join("lidar-classes.yaml");
+    std::fs::write(&config, "fusion:\n  lidar_only_classes: true\n").unwrap();
+    let out = root.join("out");
+    let report = replay(
+        &bag,
+        &out,
+        &[
+            "--camera",
+            "none",
+            "--config",
+            config.to_str().unwrap(),
+            "--kitti-results",
+            "0000",
+            "--kitti-calib",
+            calib.to_str().unwrap(),
+        ],
+    );
+    // Scans 000040, 000044, ... 000076: the slice keeps the sequence's frame numbers.
+    let stamps: Vec<i64> = tracks(&out)
+        .iter()
+        .map(|t| t["stamp_ns"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        stamps,
+        (40..80)
+            .step_by(4)
+            .map(|f| f * 100_000_000)
+            .collect::<Vec<_>>()
+    );
+    let rows = std::fs::read_to_string(out.join("kitti/0000.txt")).unwrap();
+    let frames: Vec<u32> = rows
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap().parse().unwrap())
+        .collect();
+    assert!(!frames.is_empty());
+    assert!(
+        frames.iter().all(|f| (40..80).contains(f) && f % 4 == 0),
+        "{frames:?}"
+    );
+    assert_eq!(report["results"]["kitti_result_rows"], frames.len());
+    // The latency histograms travel with the report, for fleet-wide merging.
+    assert!(
+        report["timings"]["end_to_end"]["hdr_v2"]
+            .as_str()
+            .unwrap()
+            .len()
+            > 20
+    );
+    // Bad slices and a calibration that is not there are bad input.
+    assert_bad_input(
+        &fusionrt(&[
+            "convert",
+            "kitti",
+            "--kitti-tracking",
+            s,
+            "--seq",
+            "0000",
+            "--frames",
+            "160..200",
+            "--out",
+            b,
+        ]),
+        "160..200",
+    );
+    assert_bad_input(
+        &fusionrt(&[
+            "replay",
+            b,
+            "--kitti-results",
+            "0000",
+            "--kitti-calib",
+            "/no/calib.txt",
+            "--out",
+            out.to_str().unwrap(),
+        ]),
+        "/no/calib.txt",
+    );
+}

@@ -2,8 +2,14 @@
 //!
 //! Stage costs are measured with a monotonic clock (`Instant`), so they mean the same in real
 //! time and in replay. Histograms are allocated once at start; recording allocates nothing.
+//!
+//! A summary also carries the whole histogram in HdrHistogram's interchange form (V2 with
+//! deflate, base64: `hdr_v2`), so tools can merge runs exactly (percentiles of the merged
+//! histogram, never averaged percentiles); HdrHistogram_py's `HdrHistogram.decode` reads it.
 
+use base64::Engine as _;
 use hdrhistogram::Histogram;
+use hdrhistogram::serialization::{Serializer as _, V2DeflateSerializer};
 use serde::Serialize;
 use std::time::Duration;
 
@@ -29,6 +35,9 @@ pub struct LatencySummary {
     pub max_ms: f64,
     /// Mean, ms.
     pub mean_ms: f64,
+    /// The histogram of the samples in nanoseconds, HdrHistogram V2 with deflate, base64
+    /// (empty if it could not be encoded). Mergeable across runs.
+    pub hdr_v2: String,
 }
 
 /// A named latency histogram.
@@ -82,6 +91,20 @@ impl StageLatency {
             p999_ms: ms(h.value_at_quantile(0.999)),
             max_ms: ms(h.max()),
             mean_ms: h.mean() * 1e-6,
+            hdr_v2: encode_v2_deflate(h),
+        }
+    }
+}
+
+/// `h` in HdrHistogram's V2 + deflate form, base64 (standard alphabet, padded); empty when the
+/// serializer fails (it only fails on a write error, and this writes into memory).
+fn encode_v2_deflate(h: &Histogram<u64>) -> String {
+    let mut bytes = Vec::new();
+    match V2DeflateSerializer::new().serialize(h, &mut bytes) {
+        Ok(_) => base64::engine::general_purpose::STANDARD.encode(&bytes),
+        Err(e) => {
+            tracing::warn!("latency histogram not serialized: {e}");
+            String::new()
         }
     }
 }
@@ -101,6 +124,35 @@ mod tests {
         assert!((sum.p50_ms - 50.0).abs() < 0.1, "{sum:?}");
         assert!((sum.p99_ms - 99.0).abs() < 0.1, "{sum:?}");
         assert!((sum.max_ms - 100.0).abs() < 0.1, "{sum:?}");
+    }
+
+    #[test]
+    fn serialized_histogram_round_trips_and_merges() {
+        use hdrhistogram::serialization::Deserializer;
+        let mut a = StageLatency::new("lidar");
+        let mut b = StageLatency::new("lidar");
+        for ms in 1..=50u64 {
+            a.record(Duration::from_millis(ms));
+            b.record(Duration::from_millis(ms + 50));
+        }
+        let decode = |s: &LatencySummary| -> Histogram<u64> {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(&s.hdr_v2)
+                .unwrap();
+            Deserializer::new()
+                .deserialize(&mut std::io::Cursor::new(bytes))
+                .unwrap()
+        };
+        let mut merged = decode(&a.summary());
+        merged.add(decode(&b.summary())).unwrap();
+        assert_eq!(merged.len(), 100);
+        let p50_ms = merged.value_at_quantile(0.5) as f64 * 1e-6;
+        let p99_ms = merged.value_at_quantile(0.99) as f64 * 1e-6;
+        assert!((p50_ms - 50.0).abs() < 0.1, "{p50_ms}");
+        assert!((p99_ms - 99.0).abs() < 0.1, "{p99_ms}");
+        // Averaging the two runs' medians would say 50.5 / 75: the merge is what is exact.
+        a.merge(&b);
+        assert_eq!(decode(&a.summary()), merged);
     }
 
     #[test]

@@ -81,6 +81,19 @@ struct ConvertKittiArgs {
     /// Stamp of frame 0, ns since the epoch (frames follow at 10 Hz).
     #[arg(long, default_value_t = 0)]
     start_ns: i64,
+    /// Only the frames numbered A to B-1 (`A..B`, file numbers as in the dataset, so stamps
+    /// and KITTI frame numbers stay those of the whole sequence), e.g. `--frames 40..80`.
+    #[arg(long, value_parser = parse_frames)]
+    frames: Option<(u32, u32)>,
+}
+
+/// `A..B` with A < B, as frame numbers.
+fn parse_frames(text: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("expected A..B with frame numbers A < B, got {text:?}");
+    let (a, b) = text.split_once("..").ok_or_else(bad)?;
+    let a: u32 = a.trim().parse().map_err(|_| bad())?;
+    let b: u32 = b.trim().parse().map_err(|_| bad())?;
+    if a < b { Ok((a, b)) } else { Err(bad()) }
 }
 
 impl ConvertArgs {
@@ -134,10 +147,17 @@ impl ConvertKittiArgs {
             }
         }
         .map_err(bad_input)?;
+        let mut seq = seq;
+        if let Some((first, end)) = self.frames {
+            seq.frames.retain(|f| (first..end).contains(&f.number));
+        }
         if seq.frames.is_empty() {
             return Err(bad_input(anyhow::anyhow!(
-                "{}: no velodyne frames",
-                seq.name
+                "{}: no velodyne frames{}",
+                seq.name,
+                self.frames
+                    .map(|(a, b)| format!(" numbered in {a}..{b}"))
+                    .unwrap_or_default()
             )));
         }
         let calib = KittiCalib::read(&seq.calib).map_err(bad_input)?;
@@ -309,5 +329,18 @@ impl From<fusionrt_core::image::Image> for ImageMsg {
 impl From<CompressedImage> for ImageMsg {
     fn from(c: CompressedImage) -> Self {
         Self::Compressed(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_ranges_parse_and_bad_ones_are_refused() {
+        assert_eq!(parse_frames("40..80"), Ok((40, 80)));
+        for bad in ["80..40", "5..5", "a..b", "3", "-1..4", "1...4"] {
+            assert!(parse_frames(bad).is_err(), "{bad}");
+        }
     }
 }

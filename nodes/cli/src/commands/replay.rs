@@ -10,6 +10,10 @@
 //! `--record-inputs`; see [`fusionrt_sources::mcap_out`]), `tracks.jsonl`, and `report.json`
 //! (topic roles, skipped messages, results, timings, the speed as a factor of real time).
 //!
+//! With `--kitti-results NAME --kitti-calib F` the tracks are also written as KITTI tracking
+//! results (`OUT/kitti/NAME.txt`), so a bag converted from a KITTI tracking sequence can be
+//! scored against its labels with `fusionrt kitti eval`.
+//!
 //! Example: `fusionrt replay ../shared/data/rosbag2/embag_luminar_mcap --out OUT`
 
 use crate::commands::runner::{
@@ -18,6 +22,8 @@ use crate::commands::runner::{
 use crate::exit::bad_input;
 use anyhow::Context as _;
 use clap::Args;
+use fusionrt_kitti::KittiCalib;
+use fusionrt_kitti::calib::KITTI_IMAGE_SIZE;
 use fusionrt_runtime::config::Preset;
 use fusionrt_runtime::sinks::TracksJsonl;
 use fusionrt_runtime::{
@@ -25,7 +31,7 @@ use fusionrt_runtime::{
     run_deterministic, run_realtime,
 };
 use fusionrt_sources::bag::{BagRoles, InputTap};
-use fusionrt_sources::{BagSource, BagSourceOptions, McapSink};
+use fusionrt_sources::{BagSource, BagSourceOptions, KittiResultsSink, McapSink};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -76,6 +82,14 @@ pub struct ReplayArgs {
     seed: u64,
     #[command(flatten)]
     live: LiveArgs,
+    /// Also write the tracks as KITTI tracking results `OUT/kitti/NAME.txt`, for `fusionrt
+    /// kitti eval` (needs --kitti-calib). Frame numbers are sweep stamps at 10 Hz from 0, as
+    /// `fusionrt convert kitti` writes them (its default --start-ns).
+    #[arg(long, value_name = "NAME", requires = "kitti_calib")]
+    kitti_results: Option<String>,
+    /// The KITTI calibration file (P2, R0_rect, Tr_velo_to_cam) of --kitti-results.
+    #[arg(long, value_name = "CALIB", requires = "kitti_results")]
+    kitti_calib: Option<PathBuf>,
 }
 
 #[derive(Debug, Serialize)]
@@ -145,6 +159,23 @@ impl ReplayArgs {
             .collect::<anyhow::Result<Vec<_>>>()?;
         let config =
             PipelineConfig::load(self.config.as_deref(), Preset::Default).map_err(bad_input)?;
+        let kitti = match (&self.kitti_results, &self.kitti_calib) {
+            (Some(name), Some(calib)) => {
+                if name.is_empty()
+                    || !name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+                    || name.starts_with('.')
+                {
+                    return Err(bad_input(anyhow::anyhow!(
+                        "--kitti-results {name:?}: expected a sequence name such as 0000 \
+                         (letters, digits, _ - .)"
+                    )));
+                }
+                Some((name.clone(), KittiCalib::read(calib).map_err(bad_input)?))
+            }
+            _ => None,
+        };
         let tap: Option<InputTap> = self.record_inputs.then(InputTap::default);
         let mut source = BagSource::open(
             &self.bag,
@@ -214,6 +245,17 @@ impl ReplayArgs {
             images: camera_mode == CameraMode::Model,
         };
         let live = self.live.start(layout, &stop, &mut sinks)?;
+        if let Some((name, calib)) = kitti {
+            let dir = self.out.join("kitti");
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            sinks.push(Box::new(KittiResultsSink::new(
+                &dir,
+                &name,
+                calib,
+                KITTI_IMAGE_SIZE,
+            )));
+        }
         let bar = progress_bar(info.sweeps, "replay");
         let options = RunOptions {
             stop: stop.clone(),
