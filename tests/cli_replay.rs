@@ -707,3 +707,52 @@ fn odd_bags_skip_and_count_what_they_cannot_use_and_replay_the_rest() {
         assert!(!played.contains(&300_000_001) && !played.contains(&450_000_000));
     }
 }
+
+#[test]
+fn a_camera_without_a_tf_path_is_warned_once_and_the_lidar_replays() {
+    let Some(data) = data() else { return };
+    if std::env::var_os("ORT_DYLIB_PATH").is_none() {
+        println!("skipped: ORT_DYLIB_PATH is not set (scripts/test sets it)");
+        return;
+    }
+    let root = scratch("replay-no-tf");
+    let bag = converted_bag(&data.join(DRIVE), &root.join("bag"), "mcap", true);
+    let lidar_only = root.join("lidar_only");
+    replay(
+        &bag,
+        &lidar_only,
+        &["--camera", "none", "--duration", "0.25"],
+    );
+    let out = root.join("out");
+    let args = [
+        "replay",
+        bag.to_str().unwrap(),
+        "--exclude-topics",
+        "/tf_static",
+        "--camera",
+        "model",
+        "--duration",
+        "0.25",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let o = fusionrt(&args);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    // No extrinsics: one warning for the camera, not one per image.
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("camera not calibrated"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(
+        warnings[0].contains("no transform from `velodyne` to `camera0`"),
+        "{stderr}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["timings"]["sweeps_published"], 3, "{report}");
+    assert_eq!(report["timings"]["cameras"][0]["images_in"], 3, "{report}");
+    // Images the graph cannot place are never fused: the tracks are the lidar's.
+    assert_eq!(tracks(&out), tracks(&lidar_only));
+}
