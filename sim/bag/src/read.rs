@@ -170,6 +170,63 @@ fn open_mcap(
     )?))
 }
 
+/// The summary of an MCAP file; `None` when it has none or it cannot be read (no footer in a
+/// truncated file, a corrupt summary: the linear reader then says what is wrong).
+fn read_mcap_summary(
+    path: &Path,
+    file: &mut std::fs::File,
+    file_len: u64,
+) -> Result<Option<mcap::Summary>, BagError> {
+    let options = SummaryReaderOptions::default()
+        .with_file_size(file_len)
+        .with_record_length_limit(MAX_RECORD_BYTES);
+    let mut summary_reader = SummaryReader::new_with_options(options);
+    while let Some(event) = summary_reader.next_event() {
+        match event {
+            Ok(SummaryReadEvent::ReadRequest(n)) => {
+                let read = file.read(summary_reader.insert(n)).map_err(io_err(path))?;
+                summary_reader.notify_read(read);
+            }
+            Ok(SummaryReadEvent::SeekRequest(to)) => {
+                let pos = file.seek(to).map_err(io_err(path))?;
+                summary_reader.notify_seeked(pos);
+            }
+            Err(_) => return Ok(None),
+        }
+    }
+    Ok(summary_reader.finish())
+}
+
+/// The topics of a lone MCAP file with their message counts, from its summary (channels and
+/// statistics), without reading a message; `None` when the file has no summary with statistics.
+/// Topics of every serialization format are listed.
+pub fn mcap_topic_counts(path: &Path) -> Result<Option<Vec<(Topic, u64)>>, BagError> {
+    let mut file = open_file(path)?;
+    let file_len = file.metadata().map_err(io_err(path))?.len();
+    let Some(summary) = read_mcap_summary(path, &mut file, file_len)? else {
+        return Ok(None);
+    };
+    let Some(stats) = &summary.stats else {
+        return Ok(None);
+    };
+    let mut topics: BTreeMap<String, (Topic, u64)> = BTreeMap::new();
+    for (id, ch) in &summary.channels {
+        let count = stats.channel_message_counts.get(id).copied().unwrap_or(0);
+        let topic = Topic {
+            name: ch.topic.clone(),
+            type_name: ch
+                .schema
+                .as_ref()
+                .map(|s| s.name.clone())
+                .unwrap_or_default(),
+            serialization_format: ch.message_encoding.clone(),
+        };
+        // Two channels of one topic (split recordings) count together.
+        topics.entry(ch.topic.clone()).or_insert((topic, 0)).1 += count;
+    }
+    Ok(Some(topics.into_values().collect()))
+}
+
 /// An MCAP file read through its summary with `mcap`'s sans-io indexed reader, in file order.
 struct IndexedMcapStream {
     path: PathBuf,
@@ -186,25 +243,7 @@ impl IndexedMcapStream {
     fn open(path: &Path, filter: &TopicFilter) -> Result<Option<Self>, BagError> {
         let mut file = open_file(path)?;
         let file_len = file.metadata().map_err(io_err(path))?.len();
-        let options = SummaryReaderOptions::default()
-            .with_file_size(file_len)
-            .with_record_length_limit(MAX_RECORD_BYTES);
-        let mut summary_reader = SummaryReader::new_with_options(options);
-        while let Some(event) = summary_reader.next_event() {
-            match event {
-                Ok(SummaryReadEvent::ReadRequest(n)) => {
-                    let read = file.read(summary_reader.insert(n)).map_err(io_err(path))?;
-                    summary_reader.notify_read(read);
-                }
-                Ok(SummaryReadEvent::SeekRequest(to)) => {
-                    let pos = file.seek(to).map_err(io_err(path))?;
-                    summary_reader.notify_seeked(pos);
-                }
-                // No footer (truncated), a corrupt summary: the linear reader says what is wrong.
-                Err(_) => return Ok(None),
-            }
-        }
-        let Some(summary) = summary_reader.finish() else {
+        let Some(summary) = read_mcap_summary(path, &mut file, file_len)? else {
             return Ok(None);
         };
         // Messages outside chunks are found only by the linear reader.

@@ -28,9 +28,10 @@
 //! every message used inside the window is also handed, CDR bytes as read, to a recorder
 //! (`replay --record-inputs`).
 
+use fusionrt_bag::metadata::Compression;
 use fusionrt_bag::msgs::Decoded;
 use fusionrt_bag::msgs::normalize_type;
-use fusionrt_bag::read::BagInfo;
+use fusionrt_bag::read::{BagInfo, StorageKind};
 use fusionrt_bag::{BagError, BagReader, RawMessage, ReadStats};
 use fusionrt_core::calib::ImageKind;
 use fusionrt_core::image::CameraInfo;
@@ -396,7 +397,8 @@ fn source_error(path: &Path, e: impl std::fmt::Display) -> SourceError {
     }
 }
 
-/// The topics of a bag: from metadata.yaml, else from a scan of the file.
+/// The topics of a bag: from metadata.yaml, else from a lone MCAP file's summary, else from a
+/// scan of the file.
 pub fn bag_topics(path: &Path) -> Result<Vec<BagTopic>, BagError> {
     let info = BagInfo::open(path)?;
     if let Some(meta) = &info.metadata {
@@ -407,6 +409,19 @@ pub fn bag_topics(path: &Path) -> Result<Vec<BagTopic>, BagError> {
                 name: t.topic_metadata.name.clone(),
                 type_name: t.topic_metadata.type_name.clone(),
                 count: t.message_count,
+            })
+            .collect());
+    }
+    if info.storage == StorageKind::Mcap
+        && info.compression == Compression::None
+        && let Some(topics) = fusionrt_bag::read::mcap_topic_counts(path)?
+    {
+        return Ok(topics
+            .into_iter()
+            .map(|(t, count)| BagTopic {
+                name: t.name,
+                type_name: t.type_name,
+                count,
             })
             .collect());
     }
