@@ -244,6 +244,19 @@ fn read_f64(bytes: &[u8], (offset, ty): (usize, FieldType), big_endian: bool) ->
     }
 }
 
+/// Reads a field as `f32`: little-endian FLOAT32 fields (nearly every lidar driver's x, y, z
+/// and intensity) directly, others through [`read_f64`].
+#[inline(always)]
+fn read_f32(bytes: &[u8], field: (usize, FieldType), big_endian: bool) -> f32 {
+    if field.1 == FieldType::F32 && !big_endian {
+        let mut b = [0u8; 4];
+        b.copy_from_slice(&bytes[field.0..field.0 + 4]);
+        f32::from_le_bytes(b)
+    } else {
+        read_f64(bytes, field, big_endian) as f32
+    }
+}
+
 /// What a conversion kept and skipped.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ConversionStats {
@@ -285,20 +298,33 @@ impl PointCloud {
         let be = msg.is_bigendian;
         let step = msg.point_step as usize;
         let mut stats = ConversionStats::default();
+        let points = msg.width as usize * msg.height as usize;
+        self.x.reserve(points);
+        self.y.reserve(points);
+        self.z.reserve(points);
+        if layout.intensity.is_some() {
+            self.intensity.reserve(points);
+        }
+        if layout.ring.is_some() {
+            self.ring.reserve(points);
+        }
+        if layout.time.is_some() {
+            self.time_offset_ns.reserve(points);
+        }
         for row in 0..msg.height as usize {
             let row_bytes = &msg.data[row * msg.row_step as usize..];
             for col in 0..msg.width as usize {
                 let p = &row_bytes[col * step..(col + 1) * step];
-                let x = read_f64(p, layout.x, be) as f32;
-                let y = read_f64(p, layout.y, be) as f32;
-                let z = read_f64(p, layout.z, be) as f32;
+                let x = read_f32(p, layout.x, be);
+                let y = read_f32(p, layout.y, be);
+                let z = read_f32(p, layout.z, be);
                 if !(x.is_finite() && y.is_finite() && z.is_finite()) {
                     stats.skipped_non_finite += 1;
                     continue;
                 }
                 self.push_xyz(x, y, z);
                 if let Some(f) = layout.intensity {
-                    self.intensity.push(read_f64(p, f, be) as f32);
+                    self.intensity.push(read_f32(p, f, be));
                 }
                 if let Some(f) = layout.ring {
                     self.ring.push(read_f64(p, f, be) as u16);

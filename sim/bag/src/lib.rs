@@ -7,6 +7,7 @@
 //!   outputs (autoware_perception_msgs DetectedObjects / TrackedObjects, visualization_msgs
 //!   MarkerArray, diagnostic_msgs DiagnosticArray).
 //! - [`schema`]: the `ros2msg` definitions embedded in every bag fusionrt writes.
+//! - [`fuzzing`]: the fuzz entry points (cargo-fuzz targets in `fuzz/`, proptest in `tests/`).
 //!
 //! In: a rosbag2 folder (metadata.yaml, versions 4-9; `.mcap` or `.db3` files, split, zstd
 //! compressed per chunk or per file) or a single `.mcap` / `.db3` file. Out: raw messages in
@@ -19,6 +20,7 @@
 //! loader, in one module.
 
 pub mod cdr;
+pub mod fuzzing;
 pub mod metadata;
 pub mod msgs;
 pub mod read;

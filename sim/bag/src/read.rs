@@ -1,10 +1,14 @@
 //! Reading rosbag2: a folder with metadata.yaml and its storage files, or one `.mcap` / `.db3`
 //! file, streamed in receive-stamp order across split files.
 //!
-//! Each storage file is a stream: MCAP through `mcap`'s sans-io linear reader fed from the file
-//! (or from a zstd decoder for file-compressed bags), sqlite3 by pages of `(id, topic, stamp)`
-//! in stamp order with each payload fetched when its message is taken. [`BagReader`] merges the
-//! streams by stamp, so memory holds one pending message per file, never a whole bag.
+//! Each storage file is a stream of the selected topics' messages. MCAP: through the file's
+//! summary with `mcap`'s sans-io indexed reader, which reads and decompresses only the chunks
+//! whose message indexes hold a selected channel (a lidar-only replay never inflates the image
+//! chunks); files without a summary (truncated, unfinished, file-compressed) go through the
+//! linear reader fed from the file (or from a zstd decoder). sqlite3: by pages of
+//! `(id, topic, stamp)` of the selected topic ids in stamp order, each payload fetched when its
+//! message is taken. [`BagReader`] merges the streams by stamp, so memory holds one pending
+//! message (and one chunk) per file, never a whole bag.
 //!
 //! What fusionrt cannot use is skipped and counted per topic in [`ReadStats`]: non-CDR or empty
 //! serialization formats here, unknown types and unsupported encodings in
@@ -14,11 +18,15 @@
 use crate::BagError;
 use crate::metadata::{BagMetadata, Compression};
 use crate::msgs::{self, Decoded, MsgError};
+use mcap::sans_io::indexed_reader::{
+    IndexedReadEvent, IndexedReader, IndexedReaderOptions, ReadOrder,
+};
 use mcap::sans_io::linear_reader::{LinearReadEvent, LinearReader};
+use mcap::sans_io::summary_reader::{SummaryReadEvent, SummaryReader, SummaryReaderOptions};
 use rusqlite::{Connection, OpenFlags};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -96,11 +104,21 @@ impl StorageKind {
 /// A stream's next message: topic, stamp (ns), payload.
 type Head = (Arc<Topic>, i64, Vec<u8>);
 
+/// The topics a read selects (`None`: all), shared by the streams of a bag.
+type TopicFilter = Option<Arc<BTreeSet<String>>>;
+
+fn wanted(filter: &TopicFilter, topic: &str) -> bool {
+    filter.as_ref().is_none_or(|set| set.contains(topic))
+}
+
 trait FileStream: Send {
-    /// The next message in the file, `None` at its end. `want` says whether a topic's payload
-    /// is needed; unwanted messages are passed over without reading their payload when the
-    /// storage allows.
-    fn next(&mut self, want: &dyn Fn(&Topic) -> bool) -> Result<Option<Head>, BagError>;
+    /// The next message of a selected topic in the file, `None` at its end. Messages of other
+    /// topics are passed over without reading (indexed MCAP, sqlite3) or copying their payload.
+    fn next(&mut self) -> Result<Option<Head>, BagError>;
+
+    /// Whether a valid record has been read: an error after one is a file that breaks off
+    /// (what came before is kept), an error before it a file that is not a bag at all.
+    fn started(&self) -> bool;
 }
 
 /// A temporary decompressed copy of a file-compressed sqlite3 file, removed on drop.
@@ -123,20 +141,202 @@ fn open_file(path: &Path) -> Result<std::fs::File, BagError> {
     std::fs::File::open(path).map_err(io_err(path))
 }
 
-/// An MCAP file streamed through the sans-io linear reader.
-struct McapStream {
-    path: PathBuf,
-    src: Box<dyn Read + Send>,
-    reader: LinearReader,
-    schemas: HashMap<u16, String>,
-    channels: HashMap<u16, Arc<Topic>>,
+fn mcap_err(path: &Path, source: mcap::McapError) -> BagError {
+    BagError::Mcap {
+        path: path.to_path_buf(),
+        source: Box::new(source),
+    }
 }
 
 /// Records larger than this are an error rather than an allocation (a corrupt length field).
 const MAX_RECORD_BYTES: usize = 1 << 30;
 
-impl McapStream {
-    fn open(path: &Path, file_compressed: bool) -> Result<Self, BagError> {
+/// Opens an MCAP file: through its summary (chunk and message indexes) when it has one, so that
+/// only the chunks holding selected channels are read and decompressed; else (no summary, a
+/// truncated or file-compressed file, an unreadable summary) with the linear reader, which
+/// reads every record and keeps what came before a break.
+fn open_mcap(
+    path: &Path,
+    file_compressed: bool,
+    filter: TopicFilter,
+) -> Result<Box<dyn FileStream>, BagError> {
+    if !file_compressed && let Some(indexed) = IndexedMcapStream::open(path, &filter)? {
+        return Ok(Box::new(indexed));
+    }
+    Ok(Box::new(LinearMcapStream::open(
+        path,
+        file_compressed,
+        filter,
+    )?))
+}
+
+/// The summary of an MCAP file; `None` when it has none or it cannot be read (no footer in a
+/// truncated file, a corrupt summary: the linear reader then says what is wrong).
+fn read_mcap_summary(
+    path: &Path,
+    file: &mut std::fs::File,
+    file_len: u64,
+) -> Result<Option<mcap::Summary>, BagError> {
+    let options = SummaryReaderOptions::default()
+        .with_file_size(file_len)
+        .with_record_length_limit(MAX_RECORD_BYTES);
+    let mut summary_reader = SummaryReader::new_with_options(options);
+    while let Some(event) = summary_reader.next_event() {
+        match event {
+            Ok(SummaryReadEvent::ReadRequest(n)) => {
+                let read = file.read(summary_reader.insert(n)).map_err(io_err(path))?;
+                summary_reader.notify_read(read);
+            }
+            Ok(SummaryReadEvent::SeekRequest(to)) => {
+                let pos = file.seek(to).map_err(io_err(path))?;
+                summary_reader.notify_seeked(pos);
+            }
+            Err(_) => return Ok(None),
+        }
+    }
+    Ok(summary_reader.finish())
+}
+
+/// The topics of a lone MCAP file with their message counts, from its summary (channels and
+/// statistics), without reading a message; `None` when the file has no summary with statistics.
+/// Topics of every serialization format are listed.
+pub fn mcap_topic_counts(path: &Path) -> Result<Option<Vec<(Topic, u64)>>, BagError> {
+    let mut file = open_file(path)?;
+    let file_len = file.metadata().map_err(io_err(path))?.len();
+    let Some(summary) = read_mcap_summary(path, &mut file, file_len)? else {
+        return Ok(None);
+    };
+    let Some(stats) = &summary.stats else {
+        return Ok(None);
+    };
+    let mut topics: BTreeMap<String, (Topic, u64)> = BTreeMap::new();
+    for (id, ch) in &summary.channels {
+        let count = stats.channel_message_counts.get(id).copied().unwrap_or(0);
+        let topic = Topic {
+            name: ch.topic.clone(),
+            type_name: ch
+                .schema
+                .as_ref()
+                .map(|s| s.name.clone())
+                .unwrap_or_default(),
+            serialization_format: ch.message_encoding.clone(),
+        };
+        // Two channels of one topic (split recordings) count together.
+        topics.entry(ch.topic.clone()).or_insert((topic, 0)).1 += count;
+    }
+    Ok(Some(topics.into_values().collect()))
+}
+
+/// An MCAP file read through its summary with `mcap`'s sans-io indexed reader, in file order.
+struct IndexedMcapStream {
+    path: PathBuf,
+    file: std::fs::File,
+    file_len: u64,
+    reader: IndexedReader,
+    channels: HashMap<u16, Arc<Topic>>,
+    /// The compressed chunk being handed to the reader (reused).
+    chunk: Vec<u8>,
+}
+
+impl IndexedMcapStream {
+    /// `Ok(None)` when the file has no usable summary with chunk indexes: read it linearly.
+    fn open(path: &Path, filter: &TopicFilter) -> Result<Option<Self>, BagError> {
+        let mut file = open_file(path)?;
+        let file_len = file.metadata().map_err(io_err(path))?.len();
+        let Some(summary) = read_mcap_summary(path, &mut file, file_len)? else {
+            return Ok(None);
+        };
+        // Messages outside chunks are found only by the linear reader.
+        let unchunked = summary.stats.as_ref().is_some_and(|s| s.message_count > 0)
+            && summary.chunk_indexes.is_empty();
+        if unchunked {
+            return Ok(None);
+        }
+        let mut options = IndexedReaderOptions::new().with_order(ReadOrder::File);
+        options.record_length_limit = Some(MAX_RECORD_BYTES);
+        if let Some(set) = filter {
+            options = options.include_topics(set.iter().cloned());
+        }
+        let Ok(reader) = IndexedReader::new_with_options(&summary, options) else {
+            return Ok(None);
+        };
+        let channels = summary
+            .channels
+            .iter()
+            .map(|(&id, ch)| {
+                let topic = Topic {
+                    name: ch.topic.clone(),
+                    type_name: ch
+                        .schema
+                        .as_ref()
+                        .map(|s| s.name.clone())
+                        .unwrap_or_default(),
+                    serialization_format: ch.message_encoding.clone(),
+                };
+                (id, Arc::new(topic))
+            })
+            .collect();
+        Ok(Some(Self {
+            path: path.to_path_buf(),
+            file,
+            file_len,
+            reader,
+            channels,
+            chunk: Vec::new(),
+        }))
+    }
+}
+
+impl FileStream for IndexedMcapStream {
+    fn next(&mut self) -> Result<Option<Head>, BagError> {
+        loop {
+            let Some(event) = self.reader.next_event() else {
+                return Ok(None);
+            };
+            match event.map_err(|e| mcap_err(&self.path, e))? {
+                IndexedReadEvent::ReadChunkRequest { offset, length } => {
+                    // A chunk index pointing past the end is corrupt: no allocation for it.
+                    if offset.saturating_add(length as u64) > self.file_len {
+                        return Err(mcap_err(&self.path, mcap::McapError::UnexpectedEof));
+                    }
+                    self.chunk.resize(length, 0);
+                    self.file
+                        .seek(SeekFrom::Start(offset))
+                        .and_then(|_| self.file.read_exact(&mut self.chunk))
+                        .map_err(io_err(&self.path))?;
+                    self.reader
+                        .insert_chunk_record_data(offset, &self.chunk)
+                        .map_err(|e| mcap_err(&self.path, e))?;
+                }
+                IndexedReadEvent::Message { header, data } => {
+                    let Some(topic) = self.channels.get(&header.channel_id) else {
+                        continue; // a message of an undeclared channel
+                    };
+                    let stamp_ns = i64::try_from(header.log_time).unwrap_or(i64::MAX);
+                    return Ok(Some((Arc::clone(topic), stamp_ns, data.to_vec())));
+                }
+            }
+        }
+    }
+
+    fn started(&self) -> bool {
+        true // its summary was read
+    }
+}
+
+/// An MCAP file streamed through the sans-io linear reader.
+struct LinearMcapStream {
+    path: PathBuf,
+    src: Box<dyn Read + Send>,
+    reader: LinearReader,
+    filter: TopicFilter,
+    started: bool,
+    schemas: HashMap<u16, String>,
+    channels: HashMap<u16, Arc<Topic>>,
+}
+
+impl LinearMcapStream {
+    fn open(path: &Path, file_compressed: bool, filter: TopicFilter) -> Result<Self, BagError> {
         let file = std::io::BufReader::new(open_file(path)?);
         let src: Box<dyn Read + Send> = if file_compressed {
             Box::new(zstd::stream::read::Decoder::with_buffer(file).map_err(io_err(path))?)
@@ -149,44 +349,31 @@ impl McapStream {
             path: path.to_path_buf(),
             src,
             reader: LinearReader::new_with_options(options),
+            filter,
+            started: false,
             schemas: HashMap::new(),
             channels: HashMap::new(),
         })
     }
-
-    fn mcap_err(&self, source: mcap::McapError) -> BagError {
-        BagError::Mcap {
-            path: self.path.clone(),
-            source: Box::new(source),
-        }
-    }
 }
 
-impl FileStream for McapStream {
-    fn next(&mut self, want: &dyn Fn(&Topic) -> bool) -> Result<Option<Head>, BagError> {
+impl FileStream for LinearMcapStream {
+    fn next(&mut self) -> Result<Option<Head>, BagError> {
         loop {
             let Some(event) = self.reader.next_event() else {
                 return Ok(None);
             };
-            let record = match event {
-                Err(e) => return Err(self.mcap_err(e)),
-                Ok(LinearReadEvent::ReadRequest(n)) => {
+            let record = match event.map_err(|e| mcap_err(&self.path, e))? {
+                LinearReadEvent::ReadRequest(n) => {
                     let buf = self.reader.insert(n);
-                    let read = self.src.read(buf).map_err(|source| BagError::Io {
-                        path: self.path.clone(),
-                        source,
-                    })?;
+                    let read = self.src.read(buf).map_err(io_err(&self.path))?;
                     self.reader.notify_read(read);
                     continue;
                 }
-                Ok(LinearReadEvent::Record { opcode, data }) => mcap::parse_record(opcode, data),
+                LinearReadEvent::Record { opcode, data } => mcap::parse_record(opcode, data),
             };
-            let record = match record {
-                Ok(r) => r,
-                Err(e) => {
-                    return Err(self.mcap_err(e));
-                }
-            };
+            let record = record.map_err(|e| mcap_err(&self.path, e))?;
+            self.started = true;
             match record {
                 mcap::records::Record::Schema { header, .. } => {
                     self.schemas.insert(header.id, header.name);
@@ -204,26 +391,29 @@ impl FileStream for McapStream {
                     let Some(topic) = self.channels.get(&header.channel_id) else {
                         continue; // a message before its channel: not valid MCAP, pass over it
                     };
-                    let topic = Arc::clone(topic);
+                    if !wanted(&self.filter, &topic.name) {
+                        continue;
+                    }
                     let stamp_ns = i64::try_from(header.log_time).unwrap_or(i64::MAX);
-                    let data = if want(&topic) {
-                        data.into_owned()
-                    } else {
-                        Vec::new()
-                    };
-                    return Ok(Some((topic, stamp_ns, data)));
+                    return Ok(Some((Arc::clone(topic), stamp_ns, data.into_owned())));
                 }
                 _ => {}
             }
         }
     }
+
+    fn started(&self) -> bool {
+        self.started
+    }
 }
 
-/// A sqlite3 file read by pages of `(id, topic, stamp)` in stamp order.
+/// A sqlite3 file read by pages of `(id, topic, stamp)` of the selected topics in stamp order.
 struct SqliteStream {
     path: PathBuf,
     conn: Connection,
     topics: HashMap<i64, Arc<Topic>>,
+    /// The page query, restricted to the selected topics' ids.
+    page_sql: String,
     page: VecDeque<(i64, i64, i64)>,
     /// `(stamp, id)` of the last row paged in.
     last: Option<(i64, i64)>,
@@ -234,7 +424,7 @@ struct SqliteStream {
 const SQLITE_PAGE_ROWS: usize = 1024;
 
 impl SqliteStream {
-    fn open(path: &Path, file_compressed: bool) -> Result<Self, BagError> {
+    fn open(path: &Path, file_compressed: bool, filter: &TopicFilter) -> Result<Self, BagError> {
         let (db_path, temp) = if file_compressed {
             let temp = decompress_to_temp(path)?;
             (temp.0.clone(), Some(temp))
@@ -273,13 +463,25 @@ impl SqliteStream {
                 .map_err(sql_err)?;
             for row in rows {
                 let (id, topic) = row.map_err(sql_err)?;
-                topics.insert(id, Arc::new(topic));
+                if wanted(filter, &topic.name) {
+                    topics.insert(id, Arc::new(topic));
+                }
             }
         }
+        let mut ids: Vec<String> = topics.keys().map(i64::to_string).collect();
+        ids.sort();
+        // Ids are integers read from the file, so the list is safe to inline.
+        let page_sql = format!(
+            "SELECT id, topic_id, timestamp FROM messages \
+             WHERE topic_id IN ({}) AND timestamp >= ?1 AND (timestamp > ?1 OR id > ?2) \
+             ORDER BY timestamp, id LIMIT ?3",
+            ids.join(",")
+        );
         Ok(Self {
             path: path.to_path_buf(),
             conn,
             topics,
+            page_sql,
             page: VecDeque::new(),
             last: None,
             done: false,
@@ -298,12 +500,11 @@ impl SqliteStream {
         let (stamp, id) = self.last.unwrap_or((i64::MIN, i64::MIN));
         let mut stmt = self
             .conn
-            .prepare_cached(
-                "SELECT id, topic_id, timestamp FROM messages \
-                 WHERE timestamp >= ?1 AND (timestamp > ?1 OR id > ?2) \
-                 ORDER BY timestamp, id LIMIT ?3",
-            )
-            .map_err(|e| self.sql_err(e))?;
+            .prepare_cached(&self.page_sql)
+            .map_err(|e| BagError::Sqlite {
+                path: self.path.clone(),
+                source: e,
+            })?;
         let rows = stmt
             .query_map(
                 rusqlite::params![stamp, id, SQLITE_PAGE_ROWS as i64],
@@ -337,7 +538,7 @@ impl SqliteStream {
 }
 
 impl FileStream for SqliteStream {
-    fn next(&mut self, want: &dyn Fn(&Topic) -> bool) -> Result<Option<Head>, BagError> {
+    fn next(&mut self) -> Result<Option<Head>, BagError> {
         loop {
             if self.page.is_empty() {
                 if self.done {
@@ -350,23 +551,25 @@ impl FileStream for SqliteStream {
                 continue;
             };
             let Some(topic) = self.topics.get(&topic_id).cloned() else {
-                continue; // a message of an undeclared topic
+                continue; // not selected by the page query: cannot happen
             };
-            let data = if want(&topic) {
-                let mut stmt = self
-                    .conn
-                    .prepare_cached("SELECT data FROM messages WHERE id = ?1")
-                    .map_err(|e| self.sql_err(e))?;
-                stmt.query_row([id], |row| row.get::<_, Vec<u8>>(0))
-                    .map_err(|e| BagError::Sqlite {
-                        path: self.path.clone(),
-                        source: e,
-                    })?
-            } else {
-                Vec::new()
-            };
+            // Payloads one by one: a page of them could be gigabytes.
+            let mut stmt = self
+                .conn
+                .prepare_cached("SELECT data FROM messages WHERE id = ?1")
+                .map_err(|e| self.sql_err(e))?;
+            let data = stmt
+                .query_row([id], |row| row.get::<_, Vec<u8>>(0))
+                .map_err(|e| BagError::Sqlite {
+                    path: self.path.clone(),
+                    source: e,
+                })?;
             return Ok(Some((topic, stamp_ns, data)));
         }
+    }
+
+    fn started(&self) -> bool {
+        true // its topics table was read
     }
 }
 
@@ -505,7 +708,6 @@ pub struct BagReader {
     streams: Vec<Box<dyn FileStream>>,
     heads: Vec<Option<Head>>,
     heap: BinaryHeap<Reverse<(i64, usize)>>,
-    topics: Option<BTreeSet<String>>,
     per_topic: HashMap<String, u64>,
     last_stamp_ns: i64,
     stats: ReadStats,
@@ -524,9 +726,17 @@ impl std::fmt::Debug for BagReader {
 const MAX_MESSAGE_BYTES: u64 = 1 << 30;
 
 impl BagReader {
-    /// Opens the bag at `path` and every storage file in it.
+    /// Opens the bag at `path` and every storage file in it, to read every topic.
     pub fn open(path: &Path) -> Result<Self, BagError> {
+        Self::open_topics(path, None)
+    }
+
+    /// Opens the bag at `path` to read only `topics` (`None`: all). Other topics are passed
+    /// over without reading their payloads: in MCAP files with a summary, chunks that hold
+    /// none of them are not even read; in sqlite3, only their rows are queried.
+    pub fn open_topics(path: &Path, topics: Option<BTreeSet<String>>) -> Result<Self, BagError> {
         let info = BagInfo::open(path)?;
+        let filter: TopicFilter = topics.map(Arc::new);
         let file_compressed = info.compression == Compression::File
             || info
                 .files
@@ -536,8 +746,8 @@ impl BagReader {
         for file in &info.files {
             let compressed = file_compressed && file.extension().is_some_and(|e| e == "zstd");
             streams.push(match info.storage {
-                StorageKind::Mcap => Box::new(McapStream::open(file, compressed)?),
-                StorageKind::Sqlite3 => Box::new(SqliteStream::open(file, compressed)?),
+                StorageKind::Mcap => open_mcap(file, compressed, filter.clone())?,
+                StorageKind::Sqlite3 => Box::new(SqliteStream::open(file, compressed, &filter)?),
             });
         }
         let n = streams.len();
@@ -546,22 +756,14 @@ impl BagReader {
             streams,
             heads: vec![None; n],
             heap: BinaryHeap::new(),
-            topics: None,
             per_topic: HashMap::new(),
             last_stamp_ns: i64::MIN,
             stats: ReadStats::default(),
         };
         for i in 0..n {
-            reader.advance(i, true)?;
+            reader.advance(i)?;
         }
         Ok(reader)
-    }
-
-    /// Reads only these topics (others are passed over without reading their payloads where
-    /// the storage allows). Call before the first message.
-    pub fn with_topics<I: IntoIterator<Item = S>, S: Into<String>>(mut self, topics: I) -> Self {
-        self.topics = Some(topics.into_iter().map(Into::into).collect());
-        self
     }
 
     /// The bag's description.
@@ -575,18 +777,16 @@ impl BagReader {
     }
 
     /// Pulls the next message of stream `i` into its head slot. A stream error ends the stream
-    /// and is listed in the stats, except for a file's first message (`first`): a file that
-    /// gives no message at all is an error.
-    fn advance(&mut self, i: usize, first: bool) -> Result<(), BagError> {
-        let topics = self.topics.clone();
-        let want = move |t: &Topic| topics.as_ref().is_none_or(|set| set.contains(&t.name));
-        match self.streams[i].next(&want) {
+    /// and is listed in the stats, except before the file's first valid record: a file that
+    /// is not a bag at all is an error.
+    fn advance(&mut self, i: usize) -> Result<(), BagError> {
+        match self.streams[i].next() {
             Ok(Some(head)) => {
                 self.heap.push(Reverse((head.1, i)));
                 self.heads[i] = Some(head);
             }
             Ok(None) => self.heads[i] = None,
-            Err(e) if first => return Err(e),
+            Err(e) if !self.streams[i].started() => return Err(e),
             Err(e) => {
                 self.heads[i] = None;
                 self.stats.file_errors.push(e.to_string());
@@ -602,12 +802,7 @@ impl BagReader {
             let Some((topic, stamp_ns, data)) = self.heads[i].take() else {
                 continue;
             };
-            self.advance(i, false)?;
-            if let Some(set) = &self.topics
-                && !set.contains(&topic.name)
-            {
-                continue;
-            }
+            self.advance(i)?;
             if topic.serialization_format != "cdr" {
                 self.stats
                     .skipped
@@ -793,10 +988,105 @@ mod tests {
         let bytes = std::fs::read(&db).unwrap();
         let path = root.join("cut.db3");
         std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
-        // A cut database either fails to open or reads some messages and reports the rest.
-        if let Ok(mut r) = BagReader::open(&path) {
-            while let Ok(Some(_)) = r.next_message() {}
+        // A cut database either fails to open, naming the file, or reads what it can and
+        // lists the break; it never claims more messages than were written.
+        match BagReader::open(&path) {
+            Err(e) => assert!(e.to_string().contains("cut.db3"), "{e}"),
+            Ok(mut r) => {
+                let mut n = 0;
+                while r.next_message().unwrap().is_some() {
+                    n += 1;
+                }
+                assert!(n < 2000, "half a database cannot hold every message");
+                let errors = &r.stats().file_errors;
+                assert_eq!(errors.len(), 1, "{errors:?}");
+                assert!(errors[0].contains("cut.db3"), "{errors:?}");
+            }
         }
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    /// Messages as `(topic, stamp, payload)`, and the stats, of a read of `topics`.
+    fn read_all(path: &Path, topics: Option<&[&str]>) -> (Vec<(String, i64, Vec<u8>)>, ReadStats) {
+        let topics = topics.map(|t| t.iter().map(|s| s.to_string()).collect());
+        let mut r = BagReader::open_topics(path, topics).unwrap();
+        let mut out = Vec::new();
+        while let Some(m) = r.next_message().unwrap() {
+            out.push((m.topic.name.clone(), m.stamp_ns, m.data));
+        }
+        (out, r.stats().clone())
+    }
+
+    #[test]
+    fn indexed_mcap_reads_equal_linear_reads_and_skip_unselected_chunks() {
+        use fusionrt_core::image::{Encoding, Image};
+        let root = temp_dir("indexed");
+        let dir = root.join("b");
+        let mut w = BagWriter::create(&dir, Storage::Mcap).unwrap();
+        let tf = w.add_topic("/tf", "tf2_msgs/msg/TFMessage").unwrap();
+        let cam = w.add_topic("/cam/image", "sensor_msgs/msg/Image").unwrap();
+        // Images of 1.2 MB, each over the chunk size (a chunk of its own), then TF messages.
+        for i in 0..6i64 {
+            let image = Image {
+                stamp_ns: i,
+                frame_id: "cam".into(),
+                width: 800,
+                height: 500,
+                encoding: Encoding::Rgb8,
+                step: 2400,
+                data: vec![(i * 40) as u8; 2400 * 500],
+            };
+            w.write_msg(cam, i * 100, &image).unwrap();
+        }
+        for i in 0..6i64 {
+            w.write_msg(tf, 1000 + i * 100, &tf_at(i)).unwrap();
+        }
+        w.finish().unwrap();
+        let file = dir.join("b_0.mcap");
+        let bytes = std::fs::read(&file).unwrap();
+        // The same file without its summary and footer: only the linear reader can read it.
+        let summary_start = bytes.len() - 20 - 8; // footer body + magic
+        let summary_offset =
+            u64::from_le_bytes(bytes[summary_start..summary_start + 8].try_into().unwrap());
+        let cut = root.join("no_summary.mcap");
+        std::fs::write(&cut, &bytes[..summary_offset as usize]).unwrap();
+        for topics in [None, Some(&["/tf"][..]), Some(&["/cam/image", "/tf"][..])] {
+            let (indexed, stats) = read_all(&file, topics);
+            let (linear, linear_stats) = read_all(&cut, topics);
+            assert_eq!(indexed, linear, "topics {topics:?}");
+            assert!(stats.file_errors.is_empty(), "{stats:?}");
+            // The cut file ends where its summary began: the linear reader says so.
+            assert_eq!(linear_stats.file_errors.len(), 1, "{linear_stats:?}");
+        }
+        assert_eq!(read_all(&file, Some(&["/tf"])).0.len(), 6);
+        // With only /tf selected, chunks without /tf are never read: corrupt them and the
+        // indexed read still gives every /tf message, while a read of everything breaks off.
+        let summary = mcap::Summary::read(&bytes).unwrap().unwrap();
+        let tf_channel = summary
+            .channels
+            .values()
+            .find(|c| c.topic == "/tf")
+            .unwrap()
+            .id;
+        let mut corrupt = bytes.clone();
+        let mut corrupted = 0;
+        for chunk in &summary.chunk_indexes {
+            if !chunk.message_index_offsets.contains_key(&tf_channel) {
+                let start = chunk.compressed_data_offset().unwrap() as usize;
+                for b in &mut corrupt[start..start + chunk.compressed_size as usize] {
+                    *b ^= 0x5a;
+                }
+                corrupted += 1;
+            }
+        }
+        assert!(corrupted >= 3, "the images should have chunks of their own");
+        let corrupt_path = root.join("corrupt.mcap");
+        std::fs::write(&corrupt_path, &corrupt).unwrap();
+        let (tf_only, stats) = read_all(&corrupt_path, Some(&["/tf"]));
+        assert_eq!(tf_only, read_all(&file, Some(&["/tf"])).0);
+        assert!(stats.file_errors.is_empty(), "{stats:?}");
+        let (_, stats) = read_all(&corrupt_path, None);
+        assert_eq!(stats.file_errors.len(), 1, "{stats:?}");
         std::fs::remove_dir_all(&root).unwrap();
     }
 

@@ -487,7 +487,8 @@ mod tests {
             assert!(stamps.windows(2).all(|w| w[0] <= w[1]), "{stamps:?}");
             assert_eq!(r.stats().messages, 6);
             // A topic filter passes over the images.
-            let mut r = BagReader::open(&dir).unwrap().with_topics(["/tf_static"]);
+            let topics = std::collections::BTreeSet::from(["/tf_static".to_string()]);
+            let mut r = BagReader::open_topics(&dir, Some(topics)).unwrap();
             let mut n = 0;
             while r.next_message().unwrap().is_some() {
                 n += 1;

@@ -18,23 +18,31 @@
 //! reason and is counted; the run goes on. A sweep is sent as soon as it is read: camera data
 //! that the bag holds after a sweep is fused with the next one.
 //!
+//! The bag is read, decoded and its clouds converted on a named thread (`fusionrt-bag-read`)
+//! one or two messages ahead of the graph, through a bounded channel: on a two-core machine
+//! the lidar stage of one sweep runs while the next is decompressed and converted. The order of
+//! messages, the state they set and the recorded inputs are those of a read on one thread.
+//!
 //! `--start-offset` and `--duration` select a window of receive stamps from the bag's first
 //! message; state (TF, CameraInfo) before the window is still applied. With an [`InputTap`],
 //! every message used inside the window is also handed, CDR bytes as read, to a recorder
 //! (`replay --record-inputs`).
 
+use fusionrt_bag::metadata::Compression;
 use fusionrt_bag::msgs::Decoded;
 use fusionrt_bag::msgs::normalize_type;
-use fusionrt_bag::read::BagInfo;
-use fusionrt_bag::{BagError, BagReader, ReadStats};
+use fusionrt_bag::read::{BagInfo, StorageKind};
+use fusionrt_bag::{BagError, BagReader, RawMessage, ReadStats};
 use fusionrt_core::calib::ImageKind;
 use fusionrt_core::image::CameraInfo;
+use fusionrt_core::pointcloud2::{PointCloud2, PointCloud2Error};
 use fusionrt_core::tf::TransformTree;
 use fusionrt_core::{CameraCalib, PointCloud};
 use fusionrt_runtime::{Event, Source, SourceError, SourceInfo, Stamped};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
 
 const POINTCLOUD2: &str = "sensor_msgs/msg/PointCloud2";
@@ -280,10 +288,92 @@ enum Role {
     Odometry,
 }
 
+/// Messages read ahead of the graph (bounded: memory holds at most this many sweeps more).
+const READ_AHEAD: usize = 2;
+
+/// A message as the reading thread hands it over, with the reader's stats at that point.
+struct ReadItem {
+    /// The message, decoded; the data of a PointCloud2 is moved out into `cloud`.
+    message: Result<Option<(RawMessage, Decoded)>, BagError>,
+    /// A PointCloud2 converted on the reading thread.
+    cloud: Option<Result<PointCloud, PointCloud2Error>>,
+    stats: ReadStats,
+}
+
+fn to_cloud(msg: &PointCloud2) -> Result<PointCloud, PointCloud2Error> {
+    let mut cloud = PointCloud::default();
+    cloud.fill_from_pointcloud2(msg).map(|_| cloud)
+}
+
+/// The reading thread's side: reads until the end, an error that ends the bag, or until the
+/// source hangs up.
+fn read_ahead(mut reader: BagReader, tx: SyncSender<ReadItem>) {
+    loop {
+        let mut message = reader.next_decoded();
+        let end = !matches!(message, Ok(Some(_)) | Err(BagError::Decode { .. }));
+        let cloud = match &mut message {
+            Ok(Some((_, Decoded::PointCloud2(msg)))) => {
+                let converted = to_cloud(msg);
+                msg.data = Vec::new(); // converted: free it now
+                Some(converted)
+            }
+            _ => None,
+        };
+        let stats = reader.stats().clone();
+        if tx
+            .send(ReadItem {
+                message,
+                cloud,
+                stats,
+            })
+            .is_err()
+            || end
+        {
+            return;
+        }
+    }
+}
+
+/// The reading thread and the channel from it.
+struct ReadAhead {
+    rx: Option<Receiver<ReadItem>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ReadAhead {
+    fn spawn(path: &Path, reader: BagReader) -> Result<Self, SourceError> {
+        let (tx, rx) = sync_channel(READ_AHEAD);
+        let thread = std::thread::Builder::new()
+            .name("fusionrt-bag-read".into())
+            .spawn(move || read_ahead(reader, tx))
+            .map_err(|e| source_error(path, format!("cannot start the reading thread: {e}")))?;
+        Ok(Self {
+            rx: Some(rx),
+            thread: Some(thread),
+        })
+    }
+
+    /// The next item; `None` when the thread has ended without one (it panicked).
+    fn next(&self) -> Option<ReadItem> {
+        self.rx.as_ref().and_then(|rx| rx.recv().ok())
+    }
+}
+
+impl Drop for ReadAhead {
+    fn drop(&mut self) {
+        drop(self.rx.take()); // a thread blocked on a full channel sees the hang-up and ends
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
 /// A bag as a graph source; see the module doc.
 pub struct BagSource {
     path: PathBuf,
-    reader: BagReader,
+    reader: ReadAhead,
+    /// The reader's stats as of the last message taken.
+    read_stats: ReadStats,
     options: BagSourceOptions,
     roles: BagRoles,
     role_of: BTreeMap<String, Role>,
@@ -307,7 +397,8 @@ fn source_error(path: &Path, e: impl std::fmt::Display) -> SourceError {
     }
 }
 
-/// The topics of a bag: from metadata.yaml, else from a scan of the file.
+/// The topics of a bag: from metadata.yaml, else from a lone MCAP file's summary, else from a
+/// scan of the file.
 pub fn bag_topics(path: &Path) -> Result<Vec<BagTopic>, BagError> {
     let info = BagInfo::open(path)?;
     if let Some(meta) = &info.metadata {
@@ -318,6 +409,19 @@ pub fn bag_topics(path: &Path) -> Result<Vec<BagTopic>, BagError> {
                 name: t.topic_metadata.name.clone(),
                 type_name: t.topic_metadata.type_name.clone(),
                 count: t.message_count,
+            })
+            .collect());
+    }
+    if info.storage == StorageKind::Mcap
+        && info.compression == Compression::None
+        && let Some(topics) = fusionrt_bag::read::mcap_topic_counts(path)?
+    {
+        return Ok(topics
+            .into_iter()
+            .map(|(t, count)| BagTopic {
+                name: t.name,
+                type_name: t.type_name,
+                count,
             })
             .collect());
     }
@@ -391,12 +495,12 @@ impl BagSource {
             _ => DEFAULT_PERIOD_NS,
         };
         let windowed = options.start_offset_ns > 0 || options.duration_ns.is_some();
-        let reader = BagReader::open(path)
-            .map_err(|e| source_error(path, e))?
-            .with_topics(role_of.keys().cloned().collect::<Vec<_>>());
+        let reader = BagReader::open_topics(path, Some(role_of.keys().cloned().collect()))
+            .map_err(|e| source_error(path, e))?;
         Ok(Self {
             path: path.to_path_buf(),
-            reader,
+            reader: ReadAhead::spawn(path, reader)?,
+            read_stats: ReadStats::default(),
             roles,
             role_of,
             sweeps: if windowed { None } else { lidar_count },
@@ -423,7 +527,7 @@ impl BagSource {
 
     /// What the bag reader read and skipped (unknown types, unsupported content, bad files).
     pub fn read_stats(&self) -> &ReadStats {
-        self.reader.stats()
+        &self.read_stats
     }
 
     /// Messages this source turned into [`Event::Skipped`], by reason.
@@ -502,7 +606,11 @@ impl BagSource {
 
     /// Reads the next message and queues what it gives; false at the end of the bag.
     fn read_one(&mut self) -> Result<bool, SourceError> {
-        let (raw, decoded) = match self.reader.next_decoded() {
+        let Some(item) = self.reader.next() else {
+            return Err(source_error(&self.path, "the reading thread failed"));
+        };
+        self.read_stats = item.stats;
+        let (raw, decoded) = match item.message {
             Ok(Some(m)) => m,
             Ok(None) => return Ok(false),
             Err(e @ BagError::Decode { .. }) => {
@@ -630,12 +738,14 @@ impl BagSource {
                     self.skip("lidar_out_of_order", detail);
                     return Ok(true);
                 }
-                let mut cloud = PointCloud::default();
-                if let Err(e) = cloud.fill_from_pointcloud2(&msg) {
-                    let detail = format!("{}: {e}", where_());
-                    self.skip("lidar_bad_input", detail);
-                    return Ok(true);
-                }
+                let mut cloud = match item.cloud.unwrap_or_else(|| to_cloud(&msg)) {
+                    Ok(cloud) => cloud,
+                    Err(e) => {
+                        let detail = format!("{}: {e}", where_());
+                        self.skip("lidar_bad_input", detail);
+                        return Ok(true);
+                    }
+                };
                 cloud.stamp_ns = stamp_ns;
                 cloud.frame_id.clone_from(&msg.frame_id);
                 let frame: Arc<str> = match &self.lidar_frame {
