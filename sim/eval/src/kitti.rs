@@ -130,10 +130,12 @@ pub struct ClearMot {
     pub motp: f64,
     /// sMOTA at the recall of the threshold.
     pub smota: f64,
-    /// True positives: matches of ground truth that counts (the devkit's "True Positives").
+    /// True positives, ignored ones included, as the KITTI devkit and AB3DMOT count them (their
+    /// recall and precision use this count).
     pub tp: u64,
-    /// Matches of ignored ground truth (a neighbouring class such as Van for Car, or too occluded
-    /// or truncated): neither true nor false positives (the devkit's "Ignored True Positives").
+    /// Of `tp`, the matches of ignored ground truth (a neighbouring class such as Van for Car, or
+    /// too occluded or truncated): they count neither way in MOTA, whose ground truth is
+    /// `tp - ignored_tp + fn_` (the devkit's "Ignored True Positives").
     pub ignored_tp: u64,
     /// False positives.
     pub fp: u64,
@@ -365,8 +367,7 @@ pub fn evaluate_class(
         None,
         explain.is_some().then_some(&mut all_kept),
     );
-    // The recall thresholds count every match, ignored ones included, as AB3DMOT's sAMOTA does.
-    let num_gt = first.stats.tp + first.stats.ignored_tp + first.stats.fn_;
+    let num_gt = first.stats.tp + first.stats.fn_;
     let (thresholds, recalls) = get_thresholds(&first.scores, num_gt);
     let mut result = KittiClassResult {
         unthresholded: first.stats,
@@ -628,7 +629,6 @@ fn run(
                 e.1.push(ign);
             }
             tmptp -= ignored_tp;
-            st.tp -= ignored_tp as u64;
             st.ignored_tp += ignored_tp as u64;
             n_gt -= ignored_fn + ignored_tp;
             let unmatched = gt_trk.iter().filter(|m| m.is_none()).count() as i64;
@@ -741,9 +741,8 @@ fn run(
         st.mota = f64::NEG_INFINITY;
         st.smota = f64::NEG_INFINITY;
     }
-    let matches = st.tp + st.ignored_tp;
-    st.motp = if matches > 0 {
-        total_iou / matches as f64
+    st.motp = if st.tp > 0 {
+        total_iou / st.tp as f64
     } else {
         0.0
     };
@@ -980,8 +979,8 @@ mod tests {
             frames: vec![frame],
         }];
         let p = first_pass(&seqs);
-        // gt 0 ignored (matched: an ignored TP, not a TP), gt 1 missed; all hypotheses ignored
-        // or matched.
+        // gt 0 ignored (matched: a TP that is an ignored TP, none for MOTA), gt 1 missed; all
+        // hypotheses ignored or matched.
         assert_eq!(
             (
                 p.stats.fp,
@@ -990,7 +989,7 @@ mod tests {
                 p.stats.tp,
                 p.stats.ignored_tp
             ),
-            (0, 1, 1, 0, 1)
+            (0, 1, 1, 1, 1)
         );
     }
 
