@@ -109,6 +109,20 @@ fn converted_bag(drive: &Path, bag: &Path, storage: &str, compressed_images: boo
     bag.to_path_buf()
 }
 
+/// `fusionrt kitti run` on a raw drive with the given camera mode, into `out`.
+fn kitti_run(drive: &Path, out: &Path, camera: &str) {
+    run_ok(&[
+        "kitti",
+        "run",
+        "--kitti-raw",
+        drive.to_str().unwrap(),
+        "--camera",
+        camera,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+}
+
 const LIDAR: &str = "/sensing/lidar/pointcloud";
 const IMAGE: &str = "/sensing/camera/camera0/image_raw";
 const CAMERA_INFO: &str = "/sensing/camera/camera0/camera_info";
@@ -153,16 +167,7 @@ fn rosbags_bags_replay_to_an_mcap_both_readers_decode_with_kitti_runs_tracks() {
     let drive = data.join(DRIVE);
     let root = scratch("replay-rosbags");
     let kitti = root.join("kitti_none");
-    run_ok(&[
-        "kitti",
-        "run",
-        "--kitti-raw",
-        drive.to_str().unwrap(),
-        "--camera",
-        "none",
-        "--out",
-        kitti.to_str().unwrap(),
-    ]);
+    kitti_run(&drive, &kitti, "none");
     let expected = tracks(&kitti);
     assert_eq!(expected.len(), 20);
     for (storage, images) in [
@@ -239,16 +244,7 @@ fn replay_with_the_camera_model_matches_kitti_run_with_it() {
     let drive = data.join(DRIVE);
     let root = scratch("replay-camera");
     let kitti = root.join("kitti_model");
-    run_ok(&[
-        "kitti",
-        "run",
-        "--kitti-raw",
-        drive.to_str().unwrap(),
-        "--camera",
-        "model",
-        "--out",
-        kitti.to_str().unwrap(),
-    ]);
+    kitti_run(&drive, &kitti, "model");
     let bag = rosbags_bag(&python, &drive, &root, "mcap", "compressed");
     let out = root.join("out");
     let report = replay(&bag, &out, &["--camera", "model"]);
