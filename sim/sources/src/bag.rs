@@ -34,7 +34,7 @@ use fusionrt_bag::msgs::normalize_type;
 use fusionrt_bag::read::{BagInfo, StorageKind};
 use fusionrt_bag::{BagError, BagReader, RawMessage, ReadStats};
 use fusionrt_core::calib::ImageKind;
-use fusionrt_core::image::CameraInfo;
+use fusionrt_core::image::{CameraInfo, Image};
 use fusionrt_core::pointcloud2::{PointCloud2, PointCloud2Error};
 use fusionrt_core::tf::TransformTree;
 use fusionrt_core::{CameraCalib, PointCloud};
@@ -585,6 +585,24 @@ impl BagSource {
         }
     }
 
+    /// Queues camera `i`'s decoded image (its stamp already chosen) after any calibration it
+    /// needs, and records the message it came from.
+    fn push_image(&mut self, i: usize, seq: u64, image: Image, raw: RawMessage) {
+        self.flush_calibs();
+        let stamp_ns = image.stamp_ns;
+        let frame = self.camera_frames[i].clone();
+        self.tap(
+            &raw.topic.name,
+            &raw.topic.type_name,
+            raw.stamp_ns,
+            raw.data,
+        );
+        self.queue.push_back(Event::Image {
+            camera: i,
+            image: Arc::new(Stamped::new(stamp_ns, frame, seq, image)),
+        });
+    }
+
     fn tap(&self, topic: &str, type_name: &str, stamp_ns: i64, data: Vec<u8>) {
         if let Some(tap) = &self.options.tap {
             let topic = self
@@ -775,39 +793,14 @@ impl BagSource {
             }
             (Role::Image(i), Decoded::Image(mut image)) if in_window => {
                 image.stamp_ns = stamp_or_receive(image.stamp_ns);
-                self.flush_calibs();
-                let stamp_ns = image.stamp_ns;
-                let frame = self.camera_frames[i].clone();
-                self.tap(
-                    &raw.topic.name,
-                    &raw.topic.type_name,
-                    raw.stamp_ns,
-                    raw.data,
-                );
-                self.queue.push_back(Event::Image {
-                    camera: i,
-                    image: Arc::new(Stamped::new(stamp_ns, frame, seq, image)),
-                });
+                self.push_image(i, seq, image, raw);
                 return Ok(true);
             }
             (Role::Image(i), Decoded::CompressedImage(c)) if in_window => {
                 let stamp_ns = stamp_or_receive(c.stamp_ns);
                 match fusionrt_camera::decode_compressed(&c.format, &c.data, stamp_ns, &c.frame_id)
                 {
-                    Ok(image) => {
-                        self.flush_calibs();
-                        let frame = self.camera_frames[i].clone();
-                        self.tap(
-                            &raw.topic.name,
-                            &raw.topic.type_name,
-                            raw.stamp_ns,
-                            raw.data,
-                        );
-                        self.queue.push_back(Event::Image {
-                            camera: i,
-                            image: Arc::new(Stamped::new(stamp_ns, frame, seq, image)),
-                        });
-                    }
+                    Ok(image) => self.push_image(i, seq, image, raw),
                     Err(e) => {
                         let detail = format!("{}: {e}", where_());
                         self.skip("image_bad_input", detail);
