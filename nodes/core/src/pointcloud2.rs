@@ -207,7 +207,24 @@ fn required(msg: &PointCloud2, name: &'static str) -> Result<(usize, FieldType),
     Ok(field)
 }
 
+/// Byte offsets of x, y, z and intensity in a point whose channels are all little-endian FLOAT32.
+type PlainOffsets = (usize, usize, usize, Option<usize>);
+
 impl Layout {
+    /// The offsets when the cloud is little-endian and its x, y, z and intensity (if any) are
+    /// FLOAT32 and it carries no ring or time channel: the layout of nearly every driver.
+    fn plain_f32_le(&self, big_endian: bool) -> Option<PlainOffsets> {
+        let f32_at = |(offset, ty): (usize, FieldType)| (ty == FieldType::F32).then_some(offset);
+        if big_endian || self.ring.is_some() || self.time.is_some() {
+            return None;
+        }
+        let intensity = match self.intensity {
+            Some(f) => Some(f32_at(f)?),
+            None => None,
+        };
+        Some((f32_at(self.x)?, f32_at(self.y)?, f32_at(self.z)?, intensity))
+    }
+
     fn resolve(msg: &PointCloud2) -> Result<Self, PointCloud2Error> {
         Ok(Self {
             x: required(msg, "x")?,
@@ -311,6 +328,14 @@ impl PointCloud {
         if layout.time.is_some() {
             self.time_offset_ns.reserve(points);
         }
+        if let Some(offsets) = layout.plain_f32_le(be) {
+            for row in 0..msg.height as usize {
+                let start = row * msg.row_step as usize;
+                let row_bytes = &msg.data[start..start + msg.width as usize * step];
+                self.push_plain_f32_le(row_bytes, step, offsets, &mut stats);
+            }
+            return Ok(stats);
+        }
         for row in 0..msg.height as usize {
             let row_bytes = &msg.data[row * msg.row_step as usize..];
             for col in 0..msg.width as usize {
@@ -344,6 +369,30 @@ impl PointCloud {
             }
         }
         Ok(stats)
+    }
+
+    /// The common case of [`Self::fill_from_pointcloud2`]: little-endian FLOAT32 x, y, z (and
+    /// intensity), nothing else, read at fixed offsets without a per-point type dispatch.
+    fn push_plain_f32_le(
+        &mut self,
+        row_bytes: &[u8],
+        step: usize,
+        (x, y, z, intensity): PlainOffsets,
+        stats: &mut ConversionStats,
+    ) {
+        let at = |p: &[u8], o: usize| f32::from_le_bytes([p[o], p[o + 1], p[o + 2], p[o + 3]]);
+        for p in row_bytes.chunks_exact(step) {
+            let (px, py, pz) = (at(p, x), at(p, y), at(p, z));
+            if !(px.is_finite() && py.is_finite() && pz.is_finite()) {
+                stats.skipped_non_finite += 1;
+                continue;
+            }
+            self.push_xyz(px, py, pz);
+            if let Some(i) = intensity {
+                self.intensity.push(at(p, i));
+            }
+            stats.kept += 1;
+        }
     }
 
     /// Encodes this cloud as a dense, little-endian `PointCloud2` with FLOAT32 `x y z`, plus
@@ -487,6 +536,56 @@ mod tests {
             (c.x[0], c.y[0], c.z[0], c.intensity[0]),
             (1.5, -2.0, 0.25, 200.0)
         );
+    }
+
+    /// An organised 2 x 2 cloud of little-endian FLOAT32 x, y, z, intensity with padding after
+    /// each point and each row: the fixed-offset path, including a skipped NaN point.
+    #[test]
+    fn plain_float32_layout_with_point_and_row_padding() {
+        let field = |name: &str, offset| PointField {
+            name: name.into(),
+            offset,
+            datatype: 7,
+            count: 1,
+        };
+        let points = [
+            [1.0f32, 2.0, 3.0, 4.0],
+            [f32::NAN, 0.0, 0.0, 1.0],
+            [-1.0, -2.0, -3.0, 5.0],
+            [7.0, 8.0, 9.0, 6.0],
+        ];
+        let mut data = Vec::new();
+        for row in points.chunks(2) {
+            for p in row {
+                // y before x, to check the offsets are honoured.
+                for v in [p[1], p[0], p[2], p[3]] {
+                    data.extend_from_slice(&v.to_le_bytes());
+                }
+                data.extend_from_slice(&[0xAB; 4]); // point padding
+            }
+            data.extend_from_slice(&[0xCD; 8]); // row padding
+        }
+        let msg = PointCloud2 {
+            height: 2,
+            width: 2,
+            fields: vec![
+                field("y", 0),
+                field("x", 4),
+                field("z", 8),
+                field("intensity", 12),
+            ],
+            point_step: 20,
+            row_step: 48,
+            data,
+            ..PointCloud2::default()
+        };
+        let mut c = PointCloud::default();
+        let stats = c.fill_from_pointcloud2(&msg).unwrap();
+        assert_eq!((stats.kept, stats.skipped_non_finite), (3, 1));
+        assert_eq!(c.x, vec![1.0, -1.0, 7.0]);
+        assert_eq!(c.y, vec![2.0, -2.0, 8.0]);
+        assert_eq!(c.z, vec![3.0, -3.0, 9.0]);
+        assert_eq!(c.intensity, vec![4.0, 5.0, 6.0]);
     }
 
     #[test]

@@ -335,7 +335,7 @@ fn image_topic(i: usize) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use fusionrt_bag::RosMessage;
     use fusionrt_bag::msgs::state::{TfMessage, TransformStamped};
@@ -352,7 +352,8 @@ mod tests {
         }
     }
 
-    fn cloud_cdr(points: &[[f32; 3]]) -> Vec<u8> {
+    /// A PointCloud2 in `velodyne` stamped 1000 ns, as CDR.
+    pub(crate) fn cloud_cdr(points: &[[f32; 3]]) -> Vec<u8> {
         let mut cloud = PointCloud::default();
         for p in points {
             cloud.push_xyzi(p[0], p[1], p[2], 0.5);

@@ -1,6 +1,8 @@
 //! `/diagnostics` for the node: per stage `processing_time_ms` p50/p99/max and the chain's
 //! `pipeline_latency_ms` (wall clock at publish minus the sweep's stamp, Autoware's figure)
-//! over the last window, drops and misses by reason since the start, and each camera's status.
+//! over the last window, split by `input_age_ms` (the sweep's age when its callback ran: the
+//! driver's and the middleware's share), drops and misses by reason since the start, and each
+//! camera's status.
 //!
 //! The sink records every published sweep ([`Diagnostics::record`]); the spin thread builds a
 //! DiagnosticArray at most once a second ([`Diagnostics::report`]), also when no sweep came
@@ -12,6 +14,7 @@ use fusionrt_fusion::report::CameraStatus as FusionCameraStatus;
 use fusionrt_runtime::{BudgetConfig, Output};
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const OK: u8 = 0;
@@ -61,11 +64,30 @@ impl Window {
     }
 }
 
+/// The ages of sweeps on arrival (the node's clock when the callback handed a cloud over, minus
+/// the sweep's stamp), recorded by the source thread; reported and reset with each window.
+#[derive(Clone)]
+pub struct ArrivalAges(Arc<Mutex<Window>>);
+
+impl ArrivalAges {
+    /// Records one sweep's age on arrival; a stamp in the future is not an age (the pipeline
+    /// figure counts those).
+    pub fn record(&self, age_ns: i64) {
+        if age_ns >= 0 {
+            self.0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .record(age_ns);
+        }
+    }
+}
+
 /// Figures kept between two reports.
 pub struct Diagnostics {
     budgets: BudgetConfig,
     stages: BTreeMap<&'static str, Window>,
     latency: Window,
+    arrival: ArrivalAges,
     sweeps_window: u64,
     sweeps_total: u64,
     misses: BTreeMap<String, u64>,
@@ -81,6 +103,7 @@ impl Diagnostics {
             budgets,
             stages: BTreeMap::new(),
             latency: Window::new(),
+            arrival: ArrivalAges(Arc::new(Mutex::new(Window::new()))),
             sweeps_window: 0,
             sweeps_total: 0,
             misses: BTreeMap::new(),
@@ -88,6 +111,11 @@ impl Diagnostics {
             last_stamp_ns: None,
             last_camera_reports: Vec::new(),
         }
+    }
+
+    /// Where the source thread records the sweeps' ages on arrival.
+    pub fn arrival_ages(&self) -> ArrivalAges {
+        self.arrival.clone()
     }
 
     /// One published sweep, published at `now_ns` (the node's clock, [`NowFn`]).
@@ -160,6 +188,19 @@ impl Diagnostics {
             values.push(("pipeline_latency_ms_p50".into(), f(self.latency.ms(0.5))));
             values.push(("pipeline_latency_ms_p99".into(), f(self.latency.ms(0.99))));
             values.push(("pipeline_latency_ms_max".into(), f(self.latency.ms(1.0))));
+        }
+        {
+            let mut arrival = self
+                .arrival
+                .0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if arrival.us.as_ref().is_some_and(|h| !h.is_empty()) {
+                values.push(("input_age_ms_p50".into(), f(arrival.ms(0.5))));
+                values.push(("input_age_ms_p99".into(), f(arrival.ms(0.99))));
+                values.push(("input_age_ms_max".into(), f(arrival.ms(1.0))));
+            }
+            arrival.reset();
         }
         values.push(("stamps_in_future".into(), self.stamps_in_future.to_string()));
         let total_drops: u64 = drops.values().sum();

@@ -5,6 +5,11 @@ use fusionrt_ros::args::NodeArgs;
 use fusionrt_ros::node::{NodeError, run};
 use std::process::ExitCode;
 
+/// mimalloc instead of glibc's malloc: every sweep hands multi-megabyte buffers between the
+/// spin, source and stage threads, and glibc gave those pages back and faulted them in again.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_env("FUSIONRT_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));

@@ -201,10 +201,11 @@ pub fn run(args: NodeArgs) -> Result<(), NodeError> {
         assembler = assembler.images_unused();
     }
     let camera_status = assembler.camera_status();
-    let mut source = RosSource::new(inbox.clone(), assembler, args.cameras);
+    let diagnostics = Diagnostics::new(config.runtime.budgets.clone());
+    let mut source = RosSource::new(inbox.clone(), assembler, args.cameras)
+        .with_arrival_ages(ros_now.clone(), diagnostics.arrival_ages());
     let source_drops = source.drops();
-    let diagnostics: SharedDiagnostics =
-        Arc::new(Mutex::new(Diagnostics::new(config.runtime.budgets.clone())));
+    let diagnostics: SharedDiagnostics = Arc::new(Mutex::new(diagnostics));
 
     // Ctrl-C / SIGTERM (ros2 launch sends SIGINT, then SIGTERM): stop the graph cleanly.
     let stop = Arc::new(AtomicBool::new(false));

@@ -6,7 +6,8 @@
 //! per reason). The source ends when the inbox is closed (shutdown).
 
 use crate::assemble::Assembler;
-use crate::inbox::Inbox;
+use crate::diagnostics::{ArrivalAges, NowFn};
+use crate::inbox::{Inbox, Input};
 use fusionrt_runtime::{Event, Source, SourceError, SourceInfo};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -23,6 +24,7 @@ pub struct RosSource {
     pending: VecDeque<Event>,
     scratch: Vec<Event>,
     drops: DropCounts,
+    arrival: Option<(NowFn, ArrivalAges)>,
 }
 
 impl RosSource {
@@ -35,7 +37,14 @@ impl RosSource {
             pending: VecDeque::new(),
             scratch: Vec::new(),
             drops: DropCounts::default(),
+            arrival: None,
         }
+    }
+
+    /// Also records each sweep's age on arrival (`now` when its callback ran, minus its stamp).
+    pub fn with_arrival_ages(mut self, now: NowFn, ages: ArrivalAges) -> Self {
+        self.arrival = Some((now, ages));
+        self
     }
 
     /// The live drop counters (decode failures and dropped points).
@@ -76,6 +85,15 @@ impl Source for RosSource {
                 continue;
             };
             self.assembler.assemble(&raw, &mut self.scratch);
+            if let (Input::PointCloud, Some((now, ages))) = (raw.input, &self.arrival) {
+                let waited = i64::try_from(raw.received.elapsed().as_nanos()).unwrap_or(i64::MAX);
+                let arrived_ns = now().saturating_sub(waited);
+                for event in &self.scratch {
+                    if let Event::Lidar { cloud, .. } = event {
+                        ages.record(arrived_ns - cloud.stamp_ns);
+                    }
+                }
+            }
             let points = self.assembler.take_point_drops();
             self.count("pointcloud_non_finite_points", points);
             self.pending.extend(self.scratch.drain(..));
@@ -86,7 +104,36 @@ impl Source for RosSource {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inbox::Input;
+    use crate::assemble::tests::cloud_cdr;
+    use crate::diagnostics::Diagnostics;
+    use fusionrt_runtime::BudgetConfig;
+
+    #[test]
+    fn sweep_ages_on_arrival_reach_the_diagnostics_once() {
+        let inbox = Arc::new(Inbox::new());
+        let mut diagnostics = Diagnostics::new(BudgetConfig::default());
+        // The node's clock reads 5 ms after the sweep's stamp (1000 ns).
+        let now: NowFn = Arc::new(|| 5_001_000);
+        let mut source = RosSource::new(inbox.clone(), Assembler::new(0), 0)
+            .with_arrival_ages(now, diagnostics.arrival_ages());
+        inbox.push(Input::PointCloud, cloud_cdr(&[[5.0, 0.0, 0.0]]));
+        assert!(matches!(
+            source.next_event().unwrap(),
+            Some(Event::Lidar { .. })
+        ));
+        let age_p50 = |d: &mut Diagnostics| {
+            let array = d.report(0, Duration::from_secs(1), &BTreeMap::new(), &[]);
+            array.status[0]
+                .values
+                .iter()
+                .find(|(k, _)| k == "input_age_ms_p50")
+                .map(|(_, v)| v.parse::<f64>().unwrap())
+        };
+        // 5 ms minus the moment the message waited in the inbox.
+        let p50 = age_p50(&mut diagnostics).unwrap();
+        assert!((4.0..=5.0).contains(&p50), "{p50}");
+        assert_eq!(age_p50(&mut diagnostics), None, "a new window starts empty");
+    }
 
     #[test]
     fn bad_messages_are_counted_and_the_source_goes_on() {
