@@ -4,7 +4,7 @@
 //! Each fused object is its projected 3D box with a heading tick in its class colour: solid
 //! (2 px) when a camera supports it, dashed (1 px) when only the lidar does; classified objects
 //! carry a tag `CLASS SCORE #TRACK` (the track published nearest to the object, within 2 m;
-//! `L` instead of a score for a lidar-only class). The camera's 2D detections are thin, dimmed
+//! `L` instead of a score for a lidar-only class) on the detection box that lent the class. The camera's 2D detections are thin, dimmed
 //! rectangles; labels, when given, white rectangles. Text is a built-in 5 x 7 pixel font (upper
 //! case, digits and a few signs), so no font file is needed.
 
@@ -63,7 +63,12 @@ pub(crate) fn write(scene: &Scene<'_>, path: &Path) -> anyhow::Result<()> {
         if o.class == ObjectClass::Unknown {
             continue;
         }
-        let Some([u, v]) = top_left(scene.camera, &o.bbox) else {
+        // The tag sits on the detection box that lent the class, else on the projected box.
+        let anchor = match o.camera_box {
+            Some((0, b)) => Some([b.x1 as i64, b.y1 as i64]),
+            _ => top_left(scene.camera, &o.bbox),
+        };
+        let Some([u, v]) = anchor else {
             continue;
         };
         let mut tag = o.class.name().to_uppercase();
