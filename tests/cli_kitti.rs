@@ -1,4 +1,5 @@
-//! End-to-end tests of `fusionrt kitti track` and `fusionrt kitti eval`: a real sequence when
+//! End-to-end tests of `fusionrt kitti track`, `kitti eval`, `kitti detect-eval` (lidar, and fused
+//! classes with `--camera model`) and `kitti run --overlays`: a real sequence when
 //! FUSIONRT_DATA is set, and one-line errors (exit code 2) naming file and line for bad input.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -299,4 +300,85 @@ fn detect_eval_without_labelled_scans_is_bad_input() {
         root.to_str().unwrap(),
     ]);
     assert_bad_input(&run, "no labelled scans");
+}
+
+#[test]
+fn fusion_scores_classes_on_the_object_frames_and_draws_drive_0052() {
+    let Some(tracking) = kitti_tracking_data() else {
+        return;
+    };
+    if std::env::var_os("ORT_DYLIB_PATH").is_none() {
+        println!("skipped: ORT_DYLIB_PATH is not set (scripts/test sets it)");
+        return;
+    }
+    let data = tracking.parent().unwrap().to_path_buf();
+    let root = scratch("fusion_classes");
+    std::fs::create_dir_all(&root).unwrap();
+    // Class recall and precision of the fused objects on the two labelled object frames.
+    let out = root.join("eval.json");
+    let run = fusionrt(&[
+        "kitti",
+        "detect-eval",
+        "--kitti-object",
+        data.join("kitti_object").to_str().unwrap(),
+        "--camera",
+        "model",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(run.status.success(), "{run:?}");
+    println!("{}", String::from_utf8_lossy(&run.stdout));
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(doc["camera"], "model");
+    let s = &doc["summary"];
+    assert_eq!(s["frames"], 2);
+    // The pedestrian of 000000 and the cyclist of 000001, each found with its class, and
+    // every object given either class is right (docs/PERCEPTION.md, section 4).
+    for group in s["by_group"].as_array().unwrap() {
+        if group["group"] == "vehicle" {
+            continue;
+        }
+        assert_eq!(group["class_recall"], 1.0, "{group}");
+        assert_eq!(group["class_precision"], 1.0, "{group}");
+    }
+    assert!(
+        doc["obstacles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["fused"] == true)
+    );
+
+    // Drive 0052 with overlays: one PNG per sweep, and what fusion did in report.json.
+    let out = root.join("drive");
+    let overlays = root.join("overlays");
+    let run = fusionrt(&[
+        "kitti",
+        "run",
+        "--kitti-raw",
+        data.join("kitti_raw/2011_09_26_drive_0052_sync")
+            .to_str()
+            .unwrap(),
+        "--camera",
+        "model",
+        "--out",
+        out.to_str().unwrap(),
+        "--overlays",
+        overlays.to_str().unwrap(),
+    ]);
+    assert!(run.status.success(), "{run:?}");
+    assert_eq!(std::fs::read_dir(&overlays).unwrap().count(), 20);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let fusion = &report["results"]["fusion"];
+    assert_eq!(fusion["sweeps"], 20, "{fusion}");
+    assert!(
+        fusion["classified"]["car"].as_u64().unwrap() > 100,
+        "{fusion}"
+    );
+    // Pairs without evidence are refused in this dense traffic, for each reason.
+    for reason in ["rejected_depth", "rejected_occluded", "rejected_background"] {
+        assert!(fusion[reason].as_u64().unwrap() > 0, "{reason}: {fusion}");
+    }
 }

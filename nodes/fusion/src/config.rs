@@ -72,6 +72,138 @@ impl Default for ClassGates {
     }
 }
 
+/// The evidence a detection must have before it lends its class to a cluster (a primary match).
+///
+/// A pair that passed the gates is checked, in this order, by three rules; the first that fails
+/// is counted in [`crate::CameraReport`] and the pair can then not be the detection's primary
+/// match (it may still join a verified primary as a fragment, within the merge radius):
+///
+/// 1. **Depth consistency.** At the cluster's depth `z` (its centre in the camera's optical
+///    frame) the detection box spans `h_px * z / fy` m high and `w_px * z / fx` m wide. The height
+///    must lie within `max_size_ratio` of the class's typical height (`*_height_m`) either way
+///    (only the upper bound for a box cut by the top or bottom image edge), the width may not
+///    exceed `max_size_ratio` times the class's largest width (`*_max_width_m`), and the
+///    cluster's own height may not exceed `max_size_ratio` times the box's height at that depth
+///    (a tree or a wall behind a person). A car-sized box on a cluster twice too far or too near
+///    fails.
+/// 2. **Occluder.** Another cluster at least `occluder_min_gap_m` nearer to the camera whose
+///    image ROI overlaps the detection box with an IoU of at least `occluder_min_iou` (the box is
+///    that object's, not a part of its ROI), and at whose depth the box is consistent (rule 1),
+///    explains the detection: the cluster behind does not get it.
+/// 3. **Background.** The cluster's ROI covers less than `min_box_coverage` of the detection box,
+///    or it holds fewer than `min_point_fill` of the points an object filling the box would
+///    return (`lidar_points_per_sr` times the box's solid angle, about `w_px h_px / (fx fy)`):
+///    a pole, a kerb or a far structure seen through the box.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EvidenceConfig {
+    /// Apply the three rules; off, every gated pair may be a primary match (as before).
+    pub enabled: bool,
+    /// Typical height of a car, m.
+    pub car_height_m: f64,
+    /// Typical height of a truck, m.
+    pub truck_height_m: f64,
+    /// Typical height of a bus, m.
+    pub bus_height_m: f64,
+    /// Typical height of a pedestrian, m.
+    pub pedestrian_height_m: f64,
+    /// Typical height of a cyclist or motorcyclist (with the rider), m.
+    pub cyclist_height_m: f64,
+    /// Largest width a car can show in the image (its length, seen side-on), m.
+    pub car_max_width_m: f64,
+    /// Largest width of a truck, m.
+    pub truck_max_width_m: f64,
+    /// Largest width of a bus, m.
+    pub bus_max_width_m: f64,
+    /// Largest width of a pedestrian, m.
+    pub pedestrian_max_width_m: f64,
+    /// Largest width of a cyclist or motorcyclist, m.
+    pub cyclist_max_width_m: f64,
+    /// Largest factor between the size a box implies at the cluster's depth and the class's
+    /// typical size, either way (> 1).
+    pub max_size_ratio: f64,
+    /// A box edge this close to the image border is cut by it, px.
+    pub truncation_margin_px: f32,
+    /// An occluder is at least this much nearer to the camera than the cluster, m.
+    pub occluder_min_gap_m: f64,
+    /// ... and its ROI overlaps the detection box with at least this IoU, `[0, 1]`.
+    pub occluder_min_iou: f32,
+    /// The cluster's ROI covers at least this fraction of the detection box, `[0, 1]`.
+    pub min_box_coverage: f32,
+    /// Lidar returns per steradian on a surface that fills the view (sensor-specific; an
+    /// HDL-64E at 10 Hz: about 0.19 deg x 0.42 deg per return, 40 000 / sr).
+    pub lidar_points_per_sr: f64,
+    /// The cluster holds at least this fraction of the returns an object filling the box would
+    /// give, `[0, 1]`.
+    pub min_point_fill: f64,
+}
+
+impl Default for EvidenceConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            car_height_m: 1.5,
+            truck_height_m: 3.0,
+            bus_height_m: 3.0,
+            pedestrian_height_m: 1.7,
+            cyclist_height_m: 1.7,
+            car_max_width_m: 5.5,
+            truck_max_width_m: 12.0,
+            bus_max_width_m: 13.0,
+            pedestrian_max_width_m: 1.2,
+            cyclist_max_width_m: 2.2,
+            max_size_ratio: 2.0,
+            truncation_margin_px: 3.0,
+            occluder_min_gap_m: 2.0,
+            occluder_min_iou: 0.5,
+            min_box_coverage: 0.1,
+            lidar_points_per_sr: 40_000.0,
+            min_point_fill: 0.05,
+        }
+    }
+}
+
+impl EvidenceConfig {
+    /// Typical height and largest width of a class, m (`None` for `unknown`).
+    pub fn class_size_m(&self, class: fusionrt_core::ObjectClass) -> Option<(f64, f64)> {
+        use fusionrt_core::ObjectClass as C;
+        match class {
+            C::Car => Some((self.car_height_m, self.car_max_width_m)),
+            C::Truck => Some((self.truck_height_m, self.truck_max_width_m)),
+            C::Bus => Some((self.bus_height_m, self.bus_max_width_m)),
+            C::Pedestrian => Some((self.pedestrian_height_m, self.pedestrian_max_width_m)),
+            C::Bicycle | C::Motorcycle => Some((self.cyclist_height_m, self.cyclist_max_width_m)),
+            C::Unknown => None,
+        }
+    }
+}
+
+impl Validate for EvidenceConfig {
+    fn validate(&self, c: &mut Check) {
+        for (name, v) in [
+            ("car_height_m", self.car_height_m),
+            ("truck_height_m", self.truck_height_m),
+            ("bus_height_m", self.bus_height_m),
+            ("pedestrian_height_m", self.pedestrian_height_m),
+            ("cyclist_height_m", self.cyclist_height_m),
+            ("car_max_width_m", self.car_max_width_m),
+            ("truck_max_width_m", self.truck_max_width_m),
+            ("bus_max_width_m", self.bus_max_width_m),
+            ("pedestrian_max_width_m", self.pedestrian_max_width_m),
+            ("cyclist_max_width_m", self.cyclist_max_width_m),
+        ] {
+            c.positive(name, v, 50.0);
+        }
+        c.range("max_size_ratio", self.max_size_ratio, 1.0, 100.0);
+        c.non_negative("truncation_margin_px", self.truncation_margin_px, 1000.0);
+        c.non_negative("occluder_min_gap_m", self.occluder_min_gap_m, 1000.0);
+        c.fraction("occluder_min_iou", self.occluder_min_iou);
+        c.fraction("min_box_coverage", self.min_box_coverage);
+        c.positive("lidar_points_per_sr", self.lidar_points_per_sr, 1e8);
+        c.fraction("min_point_fill", self.min_point_fill);
+    }
+}
+
 /// Configuration of [`crate::LateFusion`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -113,6 +245,11 @@ pub struct FusionConfig {
     /// class is right 5% of the time and its vehicle class 45% (`fusionrt kitti detect-eval`),
     /// and in the simulator lending it costs precision (urban MOTA 0.54 -> 0.41).
     pub lidar_only_classes: bool,
+    /// The lidar classifier's say in the class of an object a camera also sees
+    /// (`fusionrt_lidar::classify::combine`: 0 the camera alone, 1 an equal say), `[0, 1]`.
+    pub lidar_class_weight: f32,
+    /// When a detection lends its class to a cluster.
+    pub evidence: EvidenceConfig,
 }
 
 impl Default for FusionConfig {
@@ -132,6 +269,8 @@ impl Default for FusionConfig {
             truck_min_size_m: [5.5, 2.2],
             bus_min_size_m: [9.0, 2.4],
             lidar_only_classes: false,
+            lidar_class_weight: 0.5,
+            evidence: EvidenceConfig::default(),
         }
     }
 }
@@ -207,6 +346,8 @@ impl Validate for FusionConfig {
                 c.non_negative(&format!("{name}[{i}]"), *v, 100.0);
             }
         }
+        c.fraction("lidar_class_weight", self.lidar_class_weight);
+        c.section("evidence", &self.evidence);
     }
 }
 
@@ -243,12 +384,32 @@ mod tests {
         for (text, key) in [
             ("min_detection_score: .nan", "min_detection_score"),
             ("tolerance_ns: -1", "tolerance_ns"),
+            ("lidar_class_weight: 2", "lidar_class_weight"),
+            ("evidence:\n  max_size_ratio: 0", "evidence.max_size_ratio"),
+            ("evidence:\n  car_height_m: -1.5", "evidence.car_height_m"),
+            (
+                "evidence:\n  lidar_points_per_sr: .nan",
+                "evidence.lidar_points_per_sr",
+            ),
+            (
+                "evidence:\n  min_point_fill: 1.5",
+                "evidence.min_point_fill",
+            ),
+            (
+                "evidence:\n  occluder_min_gap_m: 1e9",
+                "evidence.occluder_min_gap_m",
+            ),
         ] {
+            let line = if key.starts_with("evidence.") {
+                "2:3"
+            } else {
+                "1:1"
+            };
             let doc = fusionrt_core::config::YamlDoc::parse(text, "f.yaml").unwrap();
             let cfg: FusionConfig = doc.deserialize().unwrap();
             let err = doc.check(&cfg).unwrap_err().to_string();
             assert!(
-                err.starts_with(&format!("f.yaml:1:1: key `{key}`")),
+                err.starts_with(&format!("f.yaml:{line}: key `{key}`")),
                 "{err}"
             );
         }

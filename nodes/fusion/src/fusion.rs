@@ -1,6 +1,7 @@
 //! The late-fusion step: time sync, projection, optimal association, merging, classification.
 
 use crate::config::FusionConfig;
+use crate::evidence::{self, Clusters, Depth, Rejection, View};
 use crate::project::Projector;
 use crate::report::{CameraReport, CameraStatus, FusionReport, MAX_CAMERAS};
 use fusionrt_core::assignment::Assignment;
@@ -10,8 +11,9 @@ use fusionrt_core::{
     BBox2, Box3, CameraCalib, CameraDetections, ClassProbs, FusedObject, ObjectClass, Obstacle3D,
     SensorSupport,
 };
+use fusionrt_lidar::classify;
 use nalgebra::Vector3;
-use tracing::warn;
+use tracing::{debug, warn};
 
 /// Cost of an infeasible pair in the assignment: above any sum of feasible costs (each <= 1).
 const INFEASIBLE: f64 = 1e9;
@@ -116,9 +118,13 @@ impl UnionFind {
 /// cluster-detection pair is feasible when enough of the cluster's ROI lies inside the
 /// detection (containment gate) with a minimum IoU and a plausible size for the class; the
 /// feasible pairs are assigned one-to-one, maximizing the number of matches and then the total
-/// IoU (Hungarian method per connected component); further clusters inside a matched detection
-/// and close to its cluster join it (fragments of one object are merged). Class and score come
-/// from the cameras; clusters no camera supports stay `unknown`.
+/// IoU (Hungarian method per connected component); a pair may be a primary match only when the
+/// detection has evidence for the cluster ([`crate::EvidenceConfig`]: a consistent depth, no
+/// nearer occluder that explains it, more than background); further clusters inside a matched
+/// detection and close to its cluster join it (fragments of one object are merged). Score comes
+/// from the cameras, the class from the cameras combined with the lidar classifier's
+/// (`fusionrt_lidar::classify::combine`, weight [`FusionConfig::lidar_class_weight`]); clusters
+/// no camera supports stay `unknown` (or take the lidar's class, `lidar_only_classes`).
 ///
 /// `new` allocates; `process` reuses the buffers.
 #[derive(Debug)]
@@ -128,6 +134,8 @@ pub struct LateFusion {
     last_status: [CameraStatus; MAX_CAMERAS],
     valid: Vec<bool>,
     rois: Vec<Option<BBox2>>,
+    /// Depths of each cluster along the current camera's optical axis.
+    depths: Vec<Depth>,
     dets: Vec<Det>,
     pairs: Vec<Pair>,
     primary_of_det: Vec<Option<u32>>,
@@ -160,6 +168,7 @@ impl LateFusion {
             last_status: [CameraStatus::Missing; MAX_CAMERAS],
             valid: Vec::with_capacity(cap),
             rois: Vec::with_capacity(cap),
+            depths: Vec::with_capacity(cap),
             dets: Vec::with_capacity(cap),
             pairs: Vec::with_capacity(4 * cap),
             primary_of_det: Vec::with_capacity(cap),
@@ -344,6 +353,10 @@ impl LateFusion {
             rep.visible_obstacles += u32::from(roi.is_some());
             self.rois.push(roi);
         }
+        self.depths.clear();
+        self.depths
+            .extend(obstacles.iter().map(|o| Depth::of(calib, o)));
+        let view = View::new(calib);
 
         // Gated pairs.
         self.pairs.clear();
@@ -378,12 +391,48 @@ impl LateFusion {
                     continue;
                 }
                 let iou = roi.iou(&d.bbox);
+                let mut primary = iou >= gate.min_iou;
+                if primary && cfg.evidence.enabled {
+                    let clusters = Clusters {
+                        obstacles,
+                        rois: &self.rois,
+                        depths: &self.depths,
+                    };
+                    let verdict = evidence::check(
+                        &cfg.evidence,
+                        &view,
+                        cfg.near_plane_m,
+                        &d.bbox,
+                        class,
+                        gate.merge_radius_m,
+                        k,
+                        &clusters,
+                    );
+                    if let Err(reason) = verdict {
+                        debug!(
+                            ?reason,
+                            class = class.name(),
+                            score = d.score,
+                            box_px = ?[d.bbox.x1, d.bbox.y1, d.bbox.x2, d.bbox.y2],
+                            center_m = ?[obstacles[k].bbox.center.x, obstacles[k].bbox.center.y],
+                            depth_m = self.depths[k].center_m,
+                            "pair refused: no evidence"
+                        );
+                    }
+                    match verdict {
+                        Ok(()) => {}
+                        Err(Rejection::Depth) => rep.rejected_depth += 1,
+                        Err(Rejection::Occluded) => rep.rejected_occluded += 1,
+                        Err(Rejection::Background) => rep.rejected_background += 1,
+                    }
+                    primary = verdict.is_ok();
+                }
                 self.pairs.push(Pair {
                     cluster: k as u32,
                     det: j as u32,
                     iou,
                     class,
-                    primary: iou >= gate.min_iou,
+                    primary,
                 });
             }
         }
@@ -550,18 +599,36 @@ impl LateFusion {
                 lidar: true,
                 camera_mask: ev.camera_mask,
             };
+            // The lidar classifier's view of the group: its largest cluster's.
+            let lidar_probs = self
+                .group_members
+                .iter()
+                .map(|&k| &obstacles[k as usize])
+                .max_by_key(|o| o.num_points)
+                .map(|o| o.class_probs)
+                .filter(|p| p.0.iter().sum::<f32>() > 0.0);
             let total: f32 = ev.class_score.iter().sum();
             let object = if ev.camera_mask != 0 && total > 0.0 {
                 let mut probs = [0.0f32; NUM_CLASSES];
-                let mut best = (ObjectClass::Unknown, 0.0f32);
                 for class in ObjectClass::ALL.iter().skip(1) {
-                    let s = ev.class_score[class.index()];
-                    probs[class.index()] = ev.best_score * s / total;
-                    if s > best.1 {
-                        best = (*class, s);
-                    }
+                    probs[class.index()] = ev.best_score * ev.class_score[class.index()] / total;
                 }
                 probs[0] = 1.0 - ev.best_score;
+                let camera_probs = ClassProbs(probs);
+                let class_probs = match lidar_probs {
+                    Some(lidar) if self.cfg.lidar_class_weight > 0.0 => {
+                        classify::combine(&lidar, &camera_probs, self.cfg.lidar_class_weight)
+                    }
+                    _ => camera_probs,
+                };
+                // The most probable class the cameras gave (never `unknown` for a fused object).
+                let mut best = (ObjectClass::Unknown, 0.0f32);
+                for class in ObjectClass::ALL.iter().skip(1) {
+                    let p = class_probs.get(*class);
+                    if ev.class_score[class.index()] > 0.0 && p > best.1 {
+                        best = (*class, p);
+                    }
+                }
                 report.fused += 1;
                 let mut bbox = bbox;
                 if let Some(min_size_m) = self.cfg.vehicle_min_size_m(best.0) {
@@ -570,7 +637,7 @@ impl LateFusion {
                 FusedObject {
                     bbox,
                     class: best.0,
-                    class_probs: ClassProbs(probs),
+                    class_probs,
                     score: ev.best_score,
                     support,
                     camera_box: ev.camera_box,
@@ -579,13 +646,8 @@ impl LateFusion {
                 report.lidar_only += 1;
                 // No camera: the lidar's own class, from the group's largest cluster, when the
                 // config lends it (`lidar_only_classes`).
-                let lidar_probs = self
-                    .group_members
-                    .iter()
-                    .map(|&k| &obstacles[k as usize])
-                    .max_by_key(|o| o.num_points)
-                    .map(|o| o.class_probs)
-                    .filter(|p| self.cfg.lidar_only_classes && p.0.iter().sum::<f32>() > 0.0)
+                let lidar_probs = lidar_probs
+                    .filter(|_| self.cfg.lidar_only_classes)
                     .unwrap_or_else(|| ClassProbs::one_hot(ObjectClass::Unknown));
                 FusedObject {
                     bbox,
@@ -1046,6 +1108,67 @@ mod tests {
         let rep = fusion.process(0, &[car], &cams[1..], &[], &mut out);
         assert!(rep.is_lidar_only());
         assert_eq!(out[0].class, ObjectClass::Unknown);
+    }
+
+    #[test]
+    fn a_detection_without_evidence_lends_no_class_and_is_counted() {
+        // A car box drawn around a car at 15 m whose cluster the lidar missed; the only cluster
+        // inside the box is a hedge 45 m away (the box would be a 5 m tall car there).
+        let car = obstacle(15.0, 0.0, 4.0, 1.8, 1.5);
+        let det = det_on(&car, ObjectClass::Car, 0.9, 0.0);
+        let hedge = obstacle(45.0, 0.0, 0.4, 2.5, 1.5);
+        let mut out = Vec::new();
+        let rep = LateFusion::new(&FusionConfig::default()).process(
+            0,
+            &[hedge],
+            &[front_camera()],
+            &[frame(0, vec![det])],
+            &mut out,
+        );
+        assert_eq!(out[0].class, ObjectClass::Unknown);
+        let c = rep.cameras()[0];
+        assert_eq!((c.matched, c.rejected_depth), (0, 1), "{c:?}");
+        assert!(rep.to_string().contains("1 depth"), "{rep}");
+        // Without the evidence rules (as before them) the hedge takes the car's class.
+        let mut cfg = FusionConfig::default();
+        cfg.evidence.enabled = false;
+        let rep = LateFusion::new(&cfg).process(
+            0,
+            &[hedge],
+            &[front_camera()],
+            &[frame(0, vec![det])],
+            &mut out,
+        );
+        assert_eq!(out[0].class, ObjectClass::Car);
+        assert_eq!(rep.cameras()[0].rejected_depth, 0);
+    }
+
+    #[test]
+    fn the_lidar_class_breaks_a_tie_between_the_cameras_classes() {
+        // Two cameras disagree (pedestrian 0.5; bicycle 1.0, halved as riderless) about a
+        // cluster the lidar finds cyclist-shaped: the combined class is the cyclist's; with no
+        // lidar weight the first of the tied classes (pedestrian) wins, as before.
+        let mut rider = obstacle(12.0, 0.0, 1.8, 0.6, 1.7);
+        let mut lidar = ClassProbs::default();
+        lidar.0[ObjectClass::Bicycle.index()] = 0.7;
+        lidar.0[ObjectClass::Pedestrian.index()] = 0.1;
+        lidar.0[ObjectClass::Unknown.index()] = 0.2;
+        rider.class_probs = lidar;
+        let cams = vec![front_camera(), front_camera()];
+        let mut f1 = frame(0, vec![det_on(&rider, ObjectClass::Bicycle, 1.0, 1.0)]);
+        f1.camera_index = 1;
+        // The person box alone (no bicycle box in camera 0: no rider merge there).
+        let f0 = frame(0, vec![det_on(&rider, ObjectClass::Pedestrian, 0.5, 1.0)]);
+        let mut out = Vec::new();
+        for (weight, want) in [(0.5, ObjectClass::Bicycle), (0.0, ObjectClass::Pedestrian)] {
+            let cfg = FusionConfig {
+                lidar_class_weight: weight,
+                ..FusionConfig::default()
+            };
+            LateFusion::new(&cfg).process(0, &[rider], &cams, &[f0.clone(), f1.clone()], &mut out);
+            assert_eq!(out[0].class, want, "lidar_class_weight {weight}");
+            assert_eq!(out[0].support.camera_mask, 0b11);
+        }
     }
 
     #[test]

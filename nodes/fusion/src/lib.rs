@@ -11,7 +11,10 @@
 //! each camera (box corners clipped at a near plane, then to the image); pairs are gated on
 //! containment of the projected ROI in the detection box, ranked by IoU and assigned optimally
 //! (Hungarian method); further clusters inside a matched detection join it (fragments); a
-//! person box on a bicycle box is a cyclist.
+//! person box on a bicycle box is a cyclist. A detection lends its class to a cluster only with
+//! evidence ([`EvidenceConfig`]: the box fits the class at the cluster's depth, no nearer object
+//! explains it, the cluster is more than background in it), and the lidar classifier's class is
+//! combined with the cameras' (`fusionrt_lidar::classify::combine`).
 //!
 //! Why box corners and not cluster points: the lidar stage hands over boxes only
 //! ([`fusionrt_core::Obstacle3D`]), so the stage runs on what every lidar detector (clustering
@@ -19,14 +22,16 @@
 //! ROI. The ROI is thus a little larger than the points' ROI, which the containment gate (on a
 //! slightly enlarged detection box) and the low IoU gate absorb.
 //!
-//! Depends on fusionrt-core only; no IO, threads or ROS.
+//! Depends on fusionrt-core, and on fusionrt-lidar for its rule that combines the lidar's class
+//! with a camera's; no IO, threads or ROS.
 
 pub mod config;
+mod evidence;
 mod fusion;
 pub mod project;
 pub mod report;
 
-pub use config::{ClassGate, ClassGates, FusionConfig};
+pub use config::{ClassGate, ClassGates, EvidenceConfig, FusionConfig};
 pub use fusion::LateFusion;
 pub use project::Projector;
 pub use report::{CameraReport, CameraStatus, FusionReport, MAX_CAMERAS};

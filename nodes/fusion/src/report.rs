@@ -46,6 +46,14 @@ pub struct CameraReport {
     pub visible_obstacles: u32,
     /// Detections matched to at least one lidar box.
     pub matched: u32,
+    /// Gated pairs refused as a primary match: the box's size at the cluster's depth does not
+    /// fit the class or the cluster ([`crate::EvidenceConfig`], rule 1).
+    pub rejected_depth: u32,
+    /// Gated pairs refused: a nearer cluster covers the box and explains it (rule 2).
+    pub rejected_occluded: u32,
+    /// Gated pairs refused: the cluster is background in the box, too small or too sparse
+    /// (rule 3).
+    pub rejected_background: u32,
 }
 
 /// What one fusion step did.
@@ -115,6 +123,14 @@ impl std::fmt::Display for FusionReport {
                 CameraStatus::InvalidCalib => {
                     write!(f, "; camera {i}: invalid calibration (lidar-only)")?
                 }
+            }
+            let refused = c.rejected_depth + c.rejected_occluded + c.rejected_background;
+            if refused > 0 {
+                write!(
+                    f,
+                    " (pairs without evidence: {} depth, {} occluded, {} background)",
+                    c.rejected_depth, c.rejected_occluded, c.rejected_background
+                )?;
             }
             let rejected = c.rejected_invalid + c.rejected_outside;
             if rejected > 0 {

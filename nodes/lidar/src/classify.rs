@@ -27,7 +27,7 @@
 //! of points for the range (a handful of returns says little). Fusion gives a lidar-only object
 //! the lidar's class. [`combine`] is the rule for an object a camera also sees (a product of
 //! distributions with the lidar tempered, so a confident camera decides and an unsure one is
-//! helped by the shape); fusion does not call it yet (see docs/PERCEPTION.md).
+//! helped by the shape); fusion calls it for every object a camera sees (`fusion.lidar_class_weight`).
 
 use fusionrt_core::{ClassProbs, ObjectClass};
 

@@ -1,16 +1,18 @@
 //! What every graph command shares: Ctrl-C that ends a run cleanly, a progress bar with ETA on
 //! a terminal (nothing in pipes and CI), the source flags of `kitti run` and `bench pipeline`,
-//! the live Foxglove view of `sim` and `replay`, and report.json.
+//! the live Foxglove view of `sim` and `replay`, report.json, and the fusion counts it holds.
 
 use crate::exit::bad_input;
 use anyhow::Context as _;
 use clap::Args;
+use fusionrt_core::ObjectClass;
 use fusionrt_kitti::sequence::SensorSequence;
 use fusionrt_live::{LiveAddr, LiveLayout, LiveView};
 use fusionrt_runtime::sinks::TracksJsonl;
-use fusionrt_runtime::{MetricsReport, Results, RunSummary, Sink, SourceInfo};
+use fusionrt_runtime::{MetricsReport, Output, Results, RunSummary, Sink, SinkError, SourceInfo};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -220,6 +222,58 @@ pub fn tracks_sink(out: &Path) -> anyhow::Result<Box<dyn Sink>> {
         path.display().to_string(),
         std::io::BufWriter::new(file),
     )))
+}
+
+/// What fusion did over a run, summed over the sweeps: report.json's `results.fusion`.
+#[derive(Debug, Default, Serialize)]
+pub struct FusionCounts {
+    /// Sweeps fused.
+    sweeps: u64,
+    /// Objects out.
+    objects: u64,
+    /// Objects with camera support.
+    fused: u64,
+    /// Objects with lidar support only.
+    lidar_only: u64,
+    /// Objects with a class (not `unknown`), by class.
+    classified: BTreeMap<&'static str, u64>,
+    /// Cluster-detection pairs refused as primary matches for lack of evidence, by reason
+    /// (`fusion.evidence`: depth, occluded, background), over all cameras.
+    rejected_depth: u64,
+    rejected_occluded: u64,
+    rejected_background: u64,
+}
+
+impl Sink for FusionCounts {
+    fn publish(&mut self, output: &Output) -> Result<(), SinkError> {
+        let r = &output.fusion_report;
+        self.sweeps += 1;
+        self.objects += output.fused.len() as u64;
+        self.fused += u64::from(r.fused);
+        self.lidar_only += u64::from(r.lidar_only);
+        for o in output
+            .fused
+            .iter()
+            .filter(|o| o.class != ObjectClass::Unknown)
+        {
+            *self.classified.entry(o.class.name()).or_default() += 1;
+        }
+        for c in r.cameras() {
+            self.rejected_depth += u64::from(c.rejected_depth);
+            self.rejected_occluded += u64::from(c.rejected_occluded);
+            self.rejected_background += u64::from(c.rejected_background);
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, results: &mut Results) -> Result<(), SinkError> {
+        let value = serde_json::to_value(&*self).map_err(|e| SinkError {
+            sink: "fusion counts".into(),
+            message: e.to_string(),
+        })?;
+        results.insert("fusion".into(), value);
+        Ok(())
+    }
 }
 
 /// Writes `report` as pretty JSON to `path`.

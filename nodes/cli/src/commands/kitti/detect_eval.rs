@@ -9,14 +9,19 @@
 //! and outside DontCare regions (KITTI labels only that view), unmatched obstacles per frame,
 //! class-correct recall and precision per class group, BEV centre error, and the stage's time.
 //!
+//! With `--camera model` the whole single-frame pipeline runs instead (lidar, camera model,
+//! fusion: [`super::frame::run_frame`]) on every frame that has a camera image, and the fused
+//! objects with their classes are scored the same way: class recall and precision of fusion.
+//!
 //! Example: `fusionrt kitti detect-eval --kitti-object $FUSIONRT_DATA/kitti_object
 //! --kitti-tracking $FUSIONRT_DATA/kitti_tracking --seq 0000 --out detect_eval.json`
 
+use super::frame::run_frame;
 use crate::commands::detect::refuse_to_overwrite;
 use crate::exit::bad_input;
 use anyhow::Context;
 use clap::Args;
-use fusionrt_core::{BBox2, CameraCalib, Obstacle3D, PointCloud};
+use fusionrt_core::{BBox2, Box3, CameraCalib, ObjectClass, Obstacle3D, PointCloud};
 use fusionrt_eval::detection::{
     DetectionAccumulator, DetectionEvalParams, DetectionSummary, EvalDetection, EvalLabel,
     SCORED_TYPES,
@@ -25,6 +30,8 @@ use fusionrt_kitti::object::ObjectLabel;
 use fusionrt_kitti::tracking::{LabelType, read_tracking_file};
 use fusionrt_kitti::{KittiCalib, read_labels, read_velodyne_into};
 use fusionrt_lidar::{LidarConfig, LidarDetector};
+use fusionrt_runtime::PipelineConfig;
+use fusionrt_runtime::config::Preset;
 use nalgebra::Point3;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -43,9 +50,15 @@ pub struct KittiDetectEvalArgs {
     /// Tracking sequence, e.g. 0000 (with `--kitti-tracking`).
     #[arg(long)]
     seq: Option<String>,
-    /// Lidar stage configuration (YAML, the keys of `LidarConfig`); defaults otherwise.
+    /// Lidar stage configuration (YAML, the keys of `LidarConfig`); defaults otherwise. With
+    /// `--camera model`, the pipeline config (sections `lidar`, `camera`, `fusion`, ...).
     #[arg(long)]
     config: Option<PathBuf>,
+    /// `none` scores the lidar stage's obstacles; `model` runs lidar, camera model and fusion on
+    /// every frame with an image (`image_2/NAME.png` of the object folder; tracking frames
+    /// without images are an error) and scores the fused objects.
+    #[arg(long, default_value = "none", value_parser = ["none", "model"])]
+    camera: String,
     /// Labels farther than this (BEV) are not scored, m.
     #[arg(long, default_value_t = 50.0)]
     max_range_m: f64,
@@ -61,6 +74,7 @@ pub struct KittiDetectEvalArgs {
 struct FrameInput {
     name: String,
     velodyne: PathBuf,
+    image: Option<PathBuf>,
     calib: PathBuf,
     labels: Vec<ObjectLabel>,
 }
@@ -72,7 +86,10 @@ struct ObstacleRecord {
     center_m: [f64; 3],
     size_m: [f64; 3],
     yaw_rad: f64,
-    points: u32,
+    /// Lidar points (`null` for fused objects).
+    points: Option<u32>,
+    /// Supported by a camera (fused); always false without `--camera model`.
+    fused: bool,
     class: &'static str,
     class_probability: f32,
     scored: bool,
@@ -93,6 +110,7 @@ struct MissRecord {
 #[derive(Debug, Serialize)]
 struct Report {
     summary: DetectionSummary,
+    camera: &'static str,
     lidar_median_ms: f64,
     lidar_max_ms: f64,
     obstacles: Vec<ObstacleRecord>,
@@ -114,9 +132,16 @@ impl KittiDetectEvalArgs {
     pub fn execute(self) -> anyhow::Result<()> {
         check_distance("--max-range-m", self.max_range_m)?;
         check_distance("--radius-m", self.radius_m)?;
-        let cfg: LidarConfig = match &self.config {
-            Some(path) => fusionrt_core::config::load_validated(path).map_err(bad_input)?,
-            None => LidarConfig::default(),
+        let with_camera = self.camera == "model";
+        let pipeline = if with_camera {
+            Some(PipelineConfig::load(self.config.as_deref(), Preset::Default).map_err(bad_input)?)
+        } else {
+            None
+        };
+        let cfg: LidarConfig = match (&pipeline, &self.config) {
+            (Some(p), _) => p.lidar.clone(),
+            (None, Some(path)) => fusionrt_core::config::load_validated(path).map_err(bad_input)?,
+            (None, None) => LidarConfig::default(),
         };
         let mut frames = Vec::new();
         if let Some(dir) = &self.kitti_object {
@@ -127,6 +152,12 @@ impl KittiDetectEvalArgs {
         }
         if frames.is_empty() {
             return Err(bad_input(anyhow::anyhow!("no labelled scans found")));
+        }
+        if with_camera && let Some(f) = frames.iter().find(|f| f.image.is_none()) {
+            return Err(bad_input(anyhow::anyhow!(
+                "--camera model: frame {} has no camera image",
+                f.name
+            )));
         }
         if let Some(out) = &self.out {
             let inputs: Vec<&Path> = frames.iter().map(|f| f.velodyne.as_path()).collect();
@@ -154,10 +185,44 @@ impl KittiDetectEvalArgs {
             let Some((calib, camera)) = calibs.get(&frame.calib) else {
                 continue;
             };
-            read_velodyne_into(&frame.velodyne, &mut cloud, &mut bytes).map_err(bad_input)?;
-            let t0 = Instant::now();
-            detector.process(&cloud, &mut obstacles);
-            times_ms.push(t0.elapsed().as_secs_f64() * 1e3);
+            // (box, class, class probability, lidar points, fused) of every object scored.
+            let objects: Vec<(Box3, ObjectClass, f32, Option<u32>, bool)> =
+                match (&pipeline, &frame.image) {
+                    (Some(config), Some(image)) => {
+                        let (output, summary) =
+                            run_frame(config, &frame.calib, &frame.velodyne, image)?;
+                        times_ms.push(
+                            summary
+                                .metrics
+                                .stages
+                                .iter()
+                                .find(|s| s.stage == "lidar")
+                                .map_or(0.0, |s| s.processing.max_ms),
+                        );
+                        output
+                            .fused
+                            .iter()
+                            .map(|o| {
+                                let p = o.class_probs.get(o.class);
+                                (o.bbox, o.class, p, None, o.support.has_camera())
+                            })
+                            .collect()
+                    }
+                    _ => {
+                        read_velodyne_into(&frame.velodyne, &mut cloud, &mut bytes)
+                            .map_err(bad_input)?;
+                        let t0 = Instant::now();
+                        detector.process(&cloud, &mut obstacles);
+                        times_ms.push(t0.elapsed().as_secs_f64() * 1e3);
+                        obstacles
+                            .iter()
+                            .map(|o| {
+                                let (class, p) = o.class_probs.argmax();
+                                (o.bbox, class, p, Some(o.num_points), false)
+                            })
+                            .collect()
+                    }
+                };
             let labels: Vec<EvalLabel> = frame
                 .labels
                 .iter()
@@ -173,12 +238,12 @@ impl KittiDetectEvalArgs {
                 .filter(|l| l.kind == LabelType::DontCare)
                 .map(|l| l.bbox)
                 .collect();
-            let detections: Vec<EvalDetection> = obstacles
+            let detections: Vec<EvalDetection> = objects
                 .iter()
-                .map(|o| EvalDetection {
-                    bbox: o.bbox,
-                    class: o.class_probs.argmax().0,
-                    scored: is_scored(o, camera, &dont_care, self.max_range_m),
+                .map(|(bbox, class, ..)| EvalDetection {
+                    bbox: *bbox,
+                    class: *class,
+                    scored: is_scored(bbox, camera, &dont_care, self.max_range_m),
                 })
                 .collect();
             acc.add_frame(&labels, &detections);
@@ -195,20 +260,21 @@ impl KittiDetectEvalArgs {
                         kind: SCORED_TYPES[t],
                         center_m: l.bbox.center.into(),
                         size_m: l.bbox.size.into(),
-                        nearest_obstacle_m: obstacles
+                        nearest_obstacle_m: objects
                             .iter()
-                            .map(|o| o.bbox.bev_distance(&l.bbox))
+                            .map(|o| o.0.bev_distance(&l.bbox))
                             .min_by(f64::total_cmp),
                     });
                 }
-                for ((o, d), m) in obstacles.iter().zip(&detections).zip(acc.last_matches()) {
-                    let (class, p) = o.class_probs.argmax();
+                for ((o, d), m) in objects.iter().zip(&detections).zip(acc.last_matches()) {
+                    let (bbox, class, p, points, fused) = *o;
                     records.push(ObstacleRecord {
                         frame: frame.name.clone(),
-                        center_m: o.bbox.center.into(),
-                        size_m: o.bbox.size.into(),
-                        yaw_rad: o.bbox.yaw_rad,
-                        points: o.num_points,
+                        center_m: bbox.center.into(),
+                        size_m: bbox.size.into(),
+                        yaw_rad: bbox.yaw_rad,
+                        points,
+                        fused,
                         class: class.name(),
                         class_probability: p,
                         scored: d.scored,
@@ -225,10 +291,14 @@ impl KittiDetectEvalArgs {
         times_ms.sort_by(f64::total_cmp);
         let median = times_ms[times_ms.len() / 2];
         let max = times_ms.last().copied().unwrap_or(0.0);
+        if with_camera {
+            println!("camera model and fusion: the fused objects are scored");
+        }
         print_summary(&summary, median, max);
         if let Some(path) = &self.out {
             let doc = Report {
                 summary,
+                camera: if with_camera { "model" } else { "none" },
                 lidar_median_ms: median,
                 lidar_max_ms: max,
                 obstacles: records,
@@ -243,13 +313,13 @@ impl KittiDetectEvalArgs {
     }
 }
 
-/// An obstacle counts for precision when it lies within range, its centre projects into
+/// An object counts for precision when it lies within range, its centre projects into
 /// camera 2's image, and not into a DontCare region.
-fn is_scored(o: &Obstacle3D, camera: &CameraCalib, dont_care: &[BBox2], range_m: f64) -> bool {
-    if o.bbox.center.xy().norm() > range_m {
+fn is_scored(bbox: &Box3, camera: &CameraCalib, dont_care: &[BBox2], range_m: f64) -> bool {
+    if bbox.center.xy().norm() > range_m {
         return false;
     }
-    match camera.project_lidar_point(&Point3::from(o.bbox.center), 0.5) {
+    match camera.project_lidar_point(&Point3::from(bbox.center), 0.5) {
         Some(uv) if camera.model.contains(uv) => !dont_care.iter().any(|b| {
             let (u, v) = (uv[0] as f32, uv[1] as f32);
             u >= b.x1 && u <= b.x2 && v >= b.y1 && v <= b.y2
@@ -330,8 +400,10 @@ fn object_frames(dir: &Path) -> anyhow::Result<Vec<FrameInput>> {
         if !labels_path.is_file() {
             continue;
         }
+        let image = dir.join("image_2").join(format!("{name}.png"));
         out.push(FrameInput {
             labels: read_labels(&labels_path).map_err(bad_input)?,
+            image: image.is_file().then_some(image),
             velodyne: velodyne_dir.join(format!("{name}.bin")),
             calib: dir.join("calib").join(format!("{name}.txt")),
             name: format!("object/{name}"),
@@ -359,6 +431,7 @@ fn tracking_frames(root: &Path, seq: &str) -> anyhow::Result<Vec<FrameInput>> {
         .map(|f| FrameInput {
             name: format!("{seq}/{:06}", f.number),
             velodyne: f.velodyne.clone(),
+            image: f.image.clone(),
             calib: sequence.calib.clone(),
             labels: by_frame.remove(&f.number).unwrap_or_default(),
         })

@@ -7,14 +7,13 @@
 //! (KITTI labels only objects visible in image 2, so every counted object is inside the
 //! camera's field of view), and the BEV center error of the matches.
 
+use super::overlay;
 use crate::exit::bad_input;
 use anyhow::Context;
 use clap::Args;
 use fusionrt_camera::load_image_file;
 use fusionrt_core::assignment::Assignment;
-use fusionrt_core::calib::clip_segment_to_near_plane;
-use fusionrt_core::image::{Encoding, Image};
-use fusionrt_core::{BBox2, Box3, CameraCalib, Detection2D, FusedObject, ObjectClass};
+use fusionrt_core::{BBox2, Box3, Detection2D, FusedObject, ObjectClass};
 use fusionrt_fusion::FusionReport;
 use fusionrt_kitti::calib::KittiCalib;
 use fusionrt_kitti::object::{ObjectLabel, read_labels};
@@ -23,11 +22,10 @@ use fusionrt_kitti::tracking::LabelType;
 use fusionrt_kitti::velodyne::read_velodyne;
 use fusionrt_runtime::config::Preset;
 use fusionrt_runtime::{
-    CameraMode, Graph, Output, PipelineConfig, Results, RunOptions, Sink, SinkError,
+    CameraMode, Graph, Output, PipelineConfig, Results, RunOptions, RunSummary, Sink, SinkError,
     run_deterministic,
 };
 use fusionrt_sources::KittiSource;
-use nalgebra::Point3;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -53,7 +51,8 @@ pub struct KittiFrameArgs {
     /// Write the objects (and the score, with labels) as JSON here.
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Draw projected 3D boxes and 2D detections on the image, written here as PNG.
+    /// Draw projected 3D boxes, 2D detections and labels on the image, with a legend, written
+    /// here as PNG.
     #[arg(long)]
     overlay: Option<PathBuf>,
     /// Pipeline config (YAML with optional sections `lidar`, `camera`, `fusion`).
@@ -163,28 +162,7 @@ impl KittiFrameArgs {
             None => None,
         };
 
-        // The pipeline graph on this one frame: lidar, camera model, fusion (and the tracker,
-        // which publishes nothing from a single sweep).
-        let sequence = SensorSequence {
-            name: "frame".into(),
-            calib: self.calib.clone(),
-            frames: vec![FrameFiles {
-                number: 0,
-                velodyne: self.velodyne.clone(),
-                image: Some(self.image.clone()),
-            }],
-        };
-        let mut source = KittiSource::new(sequence, true).map_err(bad_input)?;
-        let graph =
-            Graph::new(&config, CameraMode::Model, 1, 0).context("starting the pipeline")?;
-        let last = Arc::new(Mutex::new(None));
-        let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(LastOutput(last.clone()))];
-        let summary = run_deterministic(graph, &mut source, &mut sinks, &RunOptions::default())?;
-        let output = last
-            .lock()
-            .ok()
-            .and_then(|mut o| o.take())
-            .ok_or_else(|| anyhow::anyhow!("the pipeline published nothing for the frame"))?;
+        let (output, summary) = run_frame(&config, &self.calib, &self.velodyne, &self.image)?;
         let fused = output.fused;
         let detections = output
             .camera_frames
@@ -251,7 +229,15 @@ impl KittiFrameArgs {
                 .filter(|l| counted_class(l.kind).is_some())
                 .map(|l| l.bbox)
                 .collect();
-            draw_overlay(&image, &camera, &fused, &detections, &label_boxes, path)?;
+            let scene = overlay::Scene {
+                image: &image,
+                camera: &camera,
+                fused: &fused,
+                track_ids: &[],
+                detections: &detections,
+                label_boxes: &label_boxes,
+            };
+            overlay::write(&scene, path)?;
             println!("overlay written to {}", path.display());
         }
         if let Some(path) = &self.out {
@@ -267,6 +253,36 @@ impl KittiFrameArgs {
         }
         Ok(())
     }
+}
+
+/// Runs the pipeline graph on one KITTI frame (lidar, camera model, fusion, and the tracker,
+/// which publishes nothing from a single sweep), deterministically: its output and summary.
+pub(super) fn run_frame(
+    config: &PipelineConfig,
+    calib: &Path,
+    velodyne: &Path,
+    image: &Path,
+) -> anyhow::Result<(Output, RunSummary)> {
+    let sequence = SensorSequence {
+        name: "frame".into(),
+        calib: calib.to_path_buf(),
+        frames: vec![FrameFiles {
+            number: 0,
+            velodyne: velodyne.to_path_buf(),
+            image: Some(image.to_path_buf()),
+        }],
+    };
+    let mut source = KittiSource::new(sequence, true).map_err(bad_input)?;
+    let graph = Graph::new(config, CameraMode::Model, 1, 0).context("starting the pipeline")?;
+    let last = Arc::new(Mutex::new(None));
+    let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(LastOutput(last.clone()))];
+    let summary = run_deterministic(graph, &mut source, &mut sinks, &RunOptions::default())?;
+    let output = last
+        .lock()
+        .ok()
+        .and_then(|mut o| o.take())
+        .ok_or_else(|| anyhow::anyhow!("the pipeline published nothing for the frame"))?;
+    Ok((output, summary))
 }
 
 /// Keeps the last output of the graph.
@@ -401,137 +417,5 @@ fn print_score(score: &FrameScore) {
     match score.median_bev_error_m {
         Some(m) => println!("  median BEV center error: {m:.2} m"),
         None => println!("  median BEV center error: n/a (no matches)"),
-    }
-}
-
-/// Colour of an object class in the overlay.
-fn class_colour(class: ObjectClass) -> [u8; 3] {
-    match class {
-        ObjectClass::Car | ObjectClass::Truck | ObjectClass::Bus => [0, 255, 0],
-        ObjectClass::Pedestrian => [255, 40, 40],
-        ObjectClass::Bicycle | ObjectClass::Motorcycle => [255, 220, 0],
-        ObjectClass::Unknown => [150, 150, 150],
-    }
-}
-
-/// Draws label 2D boxes (white), 2D detections (class colour, dimmed) and the fused objects'
-/// 3D boxes with a heading tick (class colour; lidar-only `unknown` in grey) and writes a PNG.
-fn draw_overlay(
-    image: &Image,
-    camera: &CameraCalib,
-    fused: &[FusedObject],
-    detections: &[Detection2D],
-    label_boxes: &[BBox2],
-    path: &Path,
-) -> anyhow::Result<()> {
-    let mut canvas = to_rgb(image).map_err(bad_input)?;
-    let near_m = 0.3;
-    for b in label_boxes {
-        draw_rect(&mut canvas, b, [255, 255, 255]);
-    }
-    for d in detections {
-        let [r, g, b] = class_colour(d.class);
-        draw_rect(&mut canvas, &d.bbox, [r / 2 + 60, g / 2 + 60, b / 2 + 60]);
-    }
-    for o in fused {
-        draw_box3(&mut canvas, camera, &o.bbox, near_m, class_colour(o.class));
-    }
-    canvas
-        .save(path)
-        .with_context(|| format!("writing overlay {}", path.display()))?;
-    Ok(())
-}
-
-fn to_rgb(image: &Image) -> anyhow::Result<image::RgbImage> {
-    image.validate()?;
-    let bpp = image.encoding.bytes_per_pixel() as usize;
-    let mut rgb = image::RgbImage::new(image.width, image.height);
-    for y in 0..image.height {
-        let row = &image.data[y as usize * image.step as usize..];
-        for x in 0..image.width {
-            let p = &row[x as usize * bpp..x as usize * bpp + bpp];
-            let px = match image.encoding {
-                Encoding::Rgb8 | Encoding::Rgba8 => [p[0], p[1], p[2]],
-                Encoding::Bgr8 | Encoding::Bgra8 => [p[2], p[1], p[0]],
-                Encoding::Mono8 => [p[0], p[0], p[0]],
-                Encoding::Uyvy | Encoding::Yuyv => anyhow::bail!(
-                    "overlay: {} images are not drawn, convert to rgb8",
-                    image.encoding.ros_name()
-                ),
-            };
-            rgb.put_pixel(x, y, image::Rgb(px));
-        }
-    }
-    Ok(rgb)
-}
-
-fn put(canvas: &mut image::RgbImage, x: i64, y: i64, c: [u8; 3]) {
-    if x >= 0 && y >= 0 && (x as u32) < canvas.width() && (y as u32) < canvas.height() {
-        canvas.put_pixel(x as u32, y as u32, image::Rgb(c));
-    }
-}
-
-/// A line, 2 px wide, clipped to a generous window around the image.
-fn draw_line(canvas: &mut image::RgbImage, a: [f64; 2], b: [f64; 2], c: [u8; 3]) {
-    let lim = 4.0 * f64::from(canvas.width().max(canvas.height()));
-    if !a
-        .iter()
-        .chain(b.iter())
-        .all(|v| v.is_finite() && v.abs() < lim)
-    {
-        return;
-    }
-    let steps = (b[0] - a[0]).abs().max((b[1] - a[1]).abs()).ceil().max(1.0) as usize;
-    for i in 0..=steps {
-        let t = i as f64 / steps as f64;
-        let x = (a[0] + (b[0] - a[0]) * t).round() as i64;
-        let y = (a[1] + (b[1] - a[1]) * t).round() as i64;
-        put(canvas, x, y, c);
-        put(canvas, x + 1, y, c);
-        put(canvas, x, y + 1, c);
-    }
-}
-
-fn draw_rect(canvas: &mut image::RgbImage, b: &BBox2, c: [u8; 3]) {
-    let (x1, y1, x2, y2) = (
-        f64::from(b.x1),
-        f64::from(b.y1),
-        f64::from(b.x2),
-        f64::from(b.y2),
-    );
-    draw_line(canvas, [x1, y1], [x2, y1], c);
-    draw_line(canvas, [x2, y1], [x2, y2], c);
-    draw_line(canvas, [x2, y2], [x1, y2], c);
-    draw_line(canvas, [x1, y2], [x1, y1], c);
-}
-
-/// The 12 edges of a box as projected line segments, each clipped at the near plane.
-fn draw_box3(
-    canvas: &mut image::RgbImage,
-    camera: &CameraCalib,
-    b: &Box3,
-    near_m: f64,
-    c: [u8; 3],
-) {
-    let corners = b.corners().map(|p| camera.camera_from_lidar * p);
-    for (i, j) in Box3::EDGES {
-        let Some((p, q)) = clip_segment_to_near_plane(corners[i], corners[j], near_m) else {
-            continue;
-        };
-        if let (Some(a), Some(bq)) = (camera.model.project(&p, 0.0), camera.model.project(&q, 0.0))
-        {
-            draw_line(canvas, a, bq, c);
-        }
-    }
-    // Heading: a line from the box center to the middle of its front face.
-    let front = Point3::from(
-        b.center + nalgebra::Vector3::new(b.yaw_rad.cos(), b.yaw_rad.sin(), 0.0) * (0.5 * b.size.x),
-    );
-    let center = Point3::from(b.center);
-    if let (Some(a), Some(f)) = (
-        camera.project_lidar_point(&center, near_m),
-        camera.project_lidar_point(&front, near_m),
-    ) {
-        draw_line(canvas, a, f, c);
     }
 }

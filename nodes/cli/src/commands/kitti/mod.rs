@@ -4,6 +4,7 @@ mod detect_eval;
 mod eval;
 mod frame;
 mod lidar;
+mod overlay;
 mod run;
 pub(crate) mod track;
 

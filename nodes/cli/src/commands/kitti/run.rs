@@ -1,14 +1,17 @@
 //! `fusionrt kitti run`: the whole pipeline on a real KITTI sensor sequence, on the
 //! deterministic executor: scans (and images, through the camera model) -> lidar, camera,
 //! fusion, tracker -> KITTI tracking results (`OUT/NAME.txt`, scored by `kitti eval`),
-//! `tracks.jsonl` and `report.json`. The same input and config give byte-identical files
+//! `tracks.jsonl` and `report.json` (`results.fusion`: objects, classes, pairs refused for lack
+//! of evidence), and with `--overlays DIR` one overlay PNG per sweep. The same input and config
+//! give byte-identical files
 //! (timings apart, which only report.json's `timings` holds).
 //!
 //! Example: `fusionrt kitti run --kitti-tracking ../shared/data/kitti_tracking --seq 0000 --out OUT`
 
+use super::overlay::OverlaySink;
 use crate::commands::runner::{
-    KittiSourceArgs, Report, print_run, progress_bar, progress_callback, stop_flag, tracks_sink,
-    write_report,
+    FusionCounts, KittiSourceArgs, Report, print_run, progress_bar, progress_callback, stop_flag,
+    tracks_sink, write_report,
 };
 use crate::exit::bad_input;
 use anyhow::Context as _;
@@ -40,6 +43,10 @@ pub struct KittiRunArgs {
     /// Seed of the 128-bit track ids.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Also draw every sweep's fused objects (class, score, track id, fused or lidar-only) on
+    /// camera 0's image, with a legend: `DIR/NNNNNN.png` per sweep (camera model only).
+    #[arg(long)]
+    overlays: Option<PathBuf>,
 }
 
 #[derive(Debug, Serialize)]
@@ -89,7 +96,21 @@ impl KittiRunArgs {
                 source.image_size(),
             )),
             tracks_sink(&self.out)?,
+            Box::<FusionCounts>::default(),
         ];
+        if let Some(dir) = &self.overlays {
+            if camera_mode != CameraMode::Model {
+                return Err(bad_input(anyhow::anyhow!(
+                    "--overlays needs the camera model (the sequence's images)"
+                )));
+            }
+            let (w, h) = source.image_size();
+            let camera = source
+                .calib()
+                .camera_calib_sized("P2", w, h)
+                .map_err(bad_input)?;
+            sinks.push(Box::new(OverlaySink::new(dir, camera)?));
+        }
         let bar = progress_bar(info.sweeps, &format!("kitti run {name}"));
         let options = RunOptions {
             stop: stop_flag(),
