@@ -406,6 +406,10 @@ def main():
           'fusionrt: pipeline/pipeline_latency_ms_p99' in values,
           values.get('fusionrt: pipeline/pipeline_latency_ms_p99', ''))
     check('/diagnostics: camera status', 'fusionrt: camera0' in names)
+    refused = {k.rsplit('.', 1)[1]: v for k, v in values.items()
+               if k.startswith('fusionrt: camera0/class_refused.')}
+    check('/diagnostics: classes refused for lack of evidence, by reason',
+          set(refused) == {'depth', 'occluded', 'background'}, str(refused))
     nan_sweep_skipped = non_finite_frame is not None and sent[non_finite_frame] in missing
     for what, reason in bad:
         count = int(values.get(f'fusionrt: pipeline/drop.{reason}', '0'))

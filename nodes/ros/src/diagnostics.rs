@@ -2,7 +2,7 @@
 //! `pipeline_latency_ms` (wall clock at publish minus the sweep's stamp, Autoware's figure)
 //! over the last window, split by `input_age_ms` (the sweep's age when its callback ran: the
 //! driver's and the middleware's share), drops and misses by reason since the start, and each
-//! camera's status.
+//! camera's status with the pairs whose detection lent no class for lack of evidence.
 //!
 //! The sink records every published sweep ([`Diagnostics::record`]); the spin thread builds a
 //! DiagnosticArray at most once a second ([`Diagnostics::report`]), also when no sweep came
@@ -94,6 +94,9 @@ pub struct Diagnostics {
     stamps_in_future: u64,
     last_stamp_ns: Option<i64>,
     last_camera_reports: Vec<FusionCameraStatus>,
+    /// Per camera, since the start: pairs whose detection lent no class for lack of evidence
+    /// (depth, occluded, background; `fusion.evidence`).
+    refused: Vec<[u64; 3]>,
 }
 
 impl Diagnostics {
@@ -110,6 +113,7 @@ impl Diagnostics {
             stamps_in_future: 0,
             last_stamp_ns: None,
             last_camera_reports: Vec::new(),
+            refused: Vec::new(),
         }
     }
 
@@ -151,12 +155,16 @@ impl Diagnostics {
                     .or_default() += 1;
             }
         }
-        self.last_camera_reports = output
-            .fusion_report
-            .cameras()
-            .iter()
-            .map(|c| c.status)
-            .collect();
+        let cameras = output.fusion_report.cameras();
+        self.last_camera_reports = cameras.iter().map(|c| c.status).collect();
+        if self.refused.len() < cameras.len() {
+            self.refused.resize(cameras.len(), [0; 3]);
+        }
+        for (total, c) in self.refused.iter_mut().zip(cameras) {
+            total[0] += u64::from(c.rejected_depth);
+            total[1] += u64::from(c.rejected_occluded);
+            total[2] += u64::from(c.rejected_background);
+        }
         self.sweeps_window += 1;
         self.sweeps_total += 1;
         self.last_stamp_ns = Some(output.stamp_ns);
@@ -279,11 +287,17 @@ impl Diagnostics {
                 name: format!("fusionrt: camera{i}"),
                 message,
                 hardware_id: String::new(),
-                values: vec![
-                    ("images".into(), c.images.to_string()),
-                    ("camera_infos".into(), c.infos.to_string()),
-                    ("calibrated".into(), c.calibrated.to_string()),
-                ],
+                values: {
+                    let refused = self.refused.get(i).copied().unwrap_or_default();
+                    vec![
+                        ("images".into(), c.images.to_string()),
+                        ("camera_infos".into(), c.infos.to_string()),
+                        ("calibrated".into(), c.calibrated.to_string()),
+                        ("class_refused.depth".into(), refused[0].to_string()),
+                        ("class_refused.occluded".into(), refused[1].to_string()),
+                        ("class_refused.background".into(), refused[2].to_string()),
+                    ]
+                },
             });
         }
         self.stages.values_mut().for_each(Window::reset);

@@ -17,7 +17,8 @@
 //! Example: `fusionrt replay ../shared/data/rosbag2/embag_luminar_mcap --out OUT`
 
 use crate::commands::runner::{
-    LiveArgs, Report, print_run, progress_bar, progress_callback, stop_flag, write_report,
+    FusionCounts, LiveArgs, Report, print_run, progress_bar, progress_callback, stop_flag,
+    write_report,
 };
 use crate::exit::bad_input;
 use anyhow::Context as _;
@@ -238,6 +239,7 @@ impl ReplayArgs {
                 std::io::BufWriter::new(tracks_file),
             )),
             Box::new(span.clone()),
+            Box::<FusionCounts>::default(),
         ];
         let stop = stop_flag();
         let layout = fusionrt_live::LiveLayout {

@@ -6,8 +6,8 @@
 //! results (they depend only on scenario, seed and config) apart from the timings.
 
 use super::runner::{
-    LiveArgs, Report, print_run, progress_bar, progress_callback, stop_flag, tracks_sink,
-    write_report,
+    FusionCounts, LiveArgs, Report, print_run, progress_bar, progress_callback, stop_flag,
+    tracks_sink, write_report,
 };
 use crate::exit::bad_input;
 use clap::Args;
@@ -111,6 +111,7 @@ impl SimArgs {
                 eval_range_m: self.eval_range_m,
                 match_distance_m: self.match_distance_m,
             })),
+            Box::<FusionCounts>::default(),
         ];
         let stop = stop_flag();
         let layout = LiveLayout {
