@@ -281,6 +281,7 @@ def main():
     ]
     sent = []
     publish_ms = []  # how long rclpy's publish() of a cloud takes, part of the latency
+    publish_late_ms = []  # how long after its stamp the cloud's publish() began
     non_finite_frame = None
     t0 = time.time_ns() + 200_000_000
     t0 -= t0 % PERIOD_NS
@@ -289,6 +290,22 @@ def main():
         points = np.fromfile(scans[i], dtype=np.float32).reshape(-1, 4)
         # Bad message k goes out half a period before good sweep 2k+2.
         k = (i - 2) // 2 if i >= 2 and i % 2 == 0 else None
+        if k is not None and k < len(bad) and bad[k][0] == 'NaN and inf points':
+            points = points.copy()
+            points[:50, 0] = np.nan
+            points[50:60, 2] = np.inf
+            non_finite_frame = i
+        # Every message is made, and the cloud serialized, before its stamp and before the bad
+        # message: the latency measured is the node's and the middleware's, not Python's
+        # (rclpy's conversion of a 2 MB PointCloud2 alone took 4-27 ms; a lidar driver
+        # publishes a filled C++ message).
+        info = camera_info(ns, width, height)
+        jpeg = CompressedImage()
+        jpeg.header.stamp = stamp_msg(ns)
+        jpeg.header.frame_id = 'camera0'
+        jpeg.format = 'png'
+        jpeg.data = images[i].read_bytes()
+        cloud = serialize_message(cloud_msg(points, ns))
         if k is not None and k < len(bad):
             while time.time_ns() < ns - PERIOD_NS // 2:
                 spin_for(0.002)
@@ -327,27 +344,17 @@ def main():
                 b.child_frame_id = 'loop_a'
                 b.transform.rotation.w = 1.0
                 pub_tf.publish(TFMessage(transforms=[a, b]))
-            if what == 'NaN and inf points':
-                points = points.copy()
-                points[:50, 0] = np.nan
-                points[50:60, 2] = np.inf
-                non_finite_frame = i
-        # Every message is made, and the cloud serialized, before its stamp: the latency
-        # measured is the node's and the middleware's, not Python's (rclpy's conversion of a
-        # 2 MB PointCloud2 alone took 4-27 ms; a lidar driver publishes a filled C++ message).
-        info = camera_info(ns, width, height)
-        jpeg = CompressedImage()
-        jpeg.header.stamp = stamp_msg(ns)
-        jpeg.header.frame_id = 'camera0'
-        jpeg.format = 'png'
-        jpeg.data = images[i].read_bytes()
-        cloud = serialize_message(cloud_msg(points, ns))
-        while time.time_ns() < ns:
+        # Callbacks run until 3 ms before the stamp, then nothing may delay the publish (a
+        # MarkerArray callback in Python takes milliseconds; receive times come from the
+        # middleware, so they are not delayed by this).
+        while time.time_ns() < ns - 3_000_000:
             spin_for(0.001)
+        time.sleep(max(0, ns - time.time_ns()) / 1e9)  # a sleeper wakes on time; a spinner may not
         if camera == 'none':
             t_pub = time.time_ns()
             pub_cloud.publish(cloud)  # the sweep first: lidar-only tracks do not wait for images
             publish_ms.append((time.time_ns() - t_pub) / 1e6)
+            publish_late_ms.append((t_pub - ns) / 1e6)
         pub_info.publish(info)
         pub_jpeg.publish(jpeg)
         if camera != 'none':
@@ -390,6 +397,9 @@ def main():
                   f'p99 {w.get("pipeline_latency_ms_p99", float("nan")):.1f} ms')
         if publish_ms:
             publish_ms.sort()
+            publish_late_ms.sort()
+            print(f'  of which the publish began after the stamp: p50 {publish_late_ms[len(publish_late_ms) // 2]:.2f} ms, '
+                  f'max {publish_late_ms[-1]:.2f} ms')
             print(f'  of which rclpy publish() of the serialized cloud: p50 {publish_ms[len(publish_ms) // 2]:.1f} ms, '
                   f'max {publish_ms[-1]:.1f} ms')
     if camera == 'none':
