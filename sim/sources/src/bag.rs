@@ -306,11 +306,16 @@ fn to_cloud(msg: &PointCloud2) -> Result<PointCloud, PointCloud2Error> {
 }
 
 /// The reading thread's side: reads until the end, an error that ends the bag, or until the
-/// source hangs up.
-fn read_ahead(mut reader: BagReader, tx: SyncSender<ReadItem>) {
+/// source hangs up. Without `keep_raw` (no input tap) the raw bytes of each decoded message are
+/// freed here: buffers freed on the thread that made them are reused by the next message,
+/// where freeing them on the graph's thread handed the pages back to the kernel every sweep.
+fn read_ahead(mut reader: BagReader, tx: SyncSender<ReadItem>, keep_raw: bool) {
     loop {
         let mut message = reader.next_decoded();
         let end = !matches!(message, Ok(Some(_)) | Err(BagError::Decode { .. }));
+        if let (false, Ok(Some((raw, _)))) = (keep_raw, &mut message) {
+            raw.data = Vec::new();
+        }
         let cloud = match &mut message {
             Ok(Some((_, Decoded::PointCloud2(msg)))) => {
                 let converted = to_cloud(msg);
@@ -341,11 +346,11 @@ struct ReadAhead {
 }
 
 impl ReadAhead {
-    fn spawn(path: &Path, reader: BagReader) -> Result<Self, SourceError> {
+    fn spawn(path: &Path, reader: BagReader, keep_raw: bool) -> Result<Self, SourceError> {
         let (tx, rx) = sync_channel(READ_AHEAD);
         let thread = std::thread::Builder::new()
             .name("fusionrt-bag-read".into())
-            .spawn(move || read_ahead(reader, tx))
+            .spawn(move || read_ahead(reader, tx, keep_raw))
             .map_err(|e| source_error(path, format!("cannot start the reading thread: {e}")))?;
         Ok(Self {
             rx: Some(rx),
@@ -499,7 +504,7 @@ impl BagSource {
             .map_err(|e| source_error(path, e))?;
         Ok(Self {
             path: path.to_path_buf(),
-            reader: ReadAhead::spawn(path, reader)?,
+            reader: ReadAhead::spawn(path, reader, options.tap.is_some())?,
             read_stats: ReadStats::default(),
             roles,
             role_of,
