@@ -56,7 +56,8 @@ pub struct ClusterFeatures {
     /// a sliver.
     pub roof_length_ratio: f32,
     /// The narrowest waist of the vertical profile, `[0, 1]`: the smallest ratio of a height
-    /// band's horizontal extent to the widest bands below and above it (1: none).
+    /// band's horizontal extent to the widest bands below and above it (1: none, or a profile
+    /// too sparse to read: the detector reads it with 60 points or more within 30 m).
     pub waist_ratio: f32,
     /// Mean reflectance (sensor units, KITTI: `[0, 1]`); NaN when the cloud has none.
     pub mean_intensity: f32,
@@ -100,13 +101,8 @@ fn scores(f: &ClusterFeatures) -> [f32; 3] {
     // (bright in the near infrared) mostly have under a tenth.
     // A vehicle's body is one solid from the sills to the roof and narrows at most to its
     // cabin; a band narrower than 30% of what lies below and above it is a trunk or a post
-    // with foliage or a sign above a hedge, a bush or a fence. Read only where the profile has
-    // enough returns: at 30 m and beyond a window band may hold one ring of a few points.
-    let waist = if f.points >= 60 && f.range_m < 30.0 {
-        trap(f.waist_ratio, 0.15, 0.3, 1.0, 1.1).max(0.1)
-    } else {
-        1.0
-    };
+    // with foliage or a sign above a hedge, a bush or a fence.
+    let waist = trap(f.waist_ratio, 0.15, 0.3, 1.0, 1.1).max(0.1);
     let dark = if f.dark_fraction.is_nan() {
         1.0
     } else {
@@ -265,12 +261,6 @@ mod tests {
             ..van
         };
         assert_eq!(classify(&tree_over_bush).argmax().0, ObjectClass::Unknown);
-        // Far and sparse, a window band may hold one ring: the waist is not read.
-        let far = ClusterFeatures {
-            waist_ratio: 0.1,
-            ..f(4.6, 1.9, 2.1, 50, 35.0)
-        };
-        assert_eq!(classify(&far).argmax().0, ObjectClass::Car);
         // A low fence with a post: the top quarter is a sliver of the length.
         let fence_and_post = ClusterFeatures {
             roof_length_ratio: 0.02,

@@ -360,8 +360,7 @@ impl LidarDetector {
         let (ng_ground, ng_slot) = (&mut self.ng_ground[..m], &mut self.ng_slot[..m]);
         let ng_i = &mut self.ng_i[..m];
         let intensity = &cloud.intensity[..];
-        let (mut k_out, mut ground, mut too_high, mut dark) = (0usize, 0usize, 0usize, 0usize);
-        let dark_reflectance = cfg.dark_reflectance;
+        let (mut k_out, mut ground, mut too_high) = (0usize, 0usize, 0usize);
         for (&i, &cell) in self.crop_idx.iter().zip(&self.crop_cell) {
             let i = i as usize;
             let (x, y, z) = (cloud.x[i], cloud.y[i], cloud.z[i]);
@@ -387,9 +386,7 @@ impl LidarDetector {
             ng_x[k_out] = x;
             ng_y[k_out] = y;
             ng_z[k_out] = z;
-            let reflectance = intensity.get(i).copied().unwrap_or(f32::NAN);
-            dark += usize::from(reflectance < dark_reflectance);
-            ng_i[k_out] = reflectance;
+            ng_i[k_out] = intensity.get(i).copied().unwrap_or(f32::NAN);
             ng_ground[k_out] = g;
             ng_slot[k_out] = slot;
             k_out += 1;
@@ -404,7 +401,14 @@ impl LidarDetector {
             v.truncate(k_out);
         }
         self.ng_slot.truncate(k_out);
-        self.dark_cue = k_out > 0 && dark as f32 >= DARK_MIN_SCAN_SHARE * k_out as f32;
+        // The share of dark returns, on every `DARK_SAMPLE_STEP`th non-ground return (apart
+        // from the loop above, which stays lean).
+        let dark_reflectance = self.cfg.dark_reflectance;
+        let sampled = self.ng_i.iter().step_by(DARK_SAMPLE_STEP);
+        let (dark, seen) = sampled.fold((0usize, 0usize), |(d, n), &r| {
+            (d + usize::from(r < dark_reflectance), n + 1)
+        });
+        self.dark_cue = seen > 0 && dark as f32 >= DARK_MIN_SCAN_SHARE * seen as f32;
         stats.ground = ground;
         stats.too_high = too_high;
         stats.non_ground = k_out;
@@ -701,12 +705,20 @@ impl LidarDetector {
         let band_base = ground + cfg.ground_threshold_m;
         let inv_band = PROFILE_BANDS as f32 / (zmax - band_base).max(0.05);
         let mut profile = Profile::default();
+        // The waist is read where the profile has enough returns: at 30 m and beyond a window
+        // band of a vehicle may hold one ring of a few points.
+        let read_waist = count >= WAIST_MIN_CLUSTER_POINTS && range < WAIST_MAX_RANGE_M;
         for &p in idx {
             let p = p as usize;
             let z = self.ng_z[p];
+            if !read_waist && z <= half_m {
+                continue;
+            }
             let along = self.ng_x[p] * yc + self.ng_y[p] * ys;
-            let across = self.ng_y[p] * yc - self.ng_x[p] * ys;
-            profile.add(((z - band_base) * inv_band) as usize, along, across);
+            if read_waist {
+                let across = self.ng_y[p] * yc - self.ng_x[p] * ys;
+                profile.add(((z - band_base) * inv_band) as usize, along, across);
+            }
             if z > half_m {
                 upper += 1;
                 umin = umin.min(along);
@@ -876,6 +888,10 @@ impl Profile {
     }
 }
 
+/// A cluster's waist is read only with at least this many points ...
+const WAIST_MIN_CLUSTER_POINTS: usize = 60;
+/// ... and closer than this, m.
+const WAIST_MAX_RANGE_M: f32 = 30.0;
 /// A band holds a waist only with at least this many points (a pole or a trunk gives some;
 /// a window band of a far vehicle may give one or two).
 const WAIST_MIN_POINTS: u32 = 3;
@@ -885,6 +901,9 @@ const WAIST_MIN_ABOVE_M: f32 = 0.8;
 /// The reflectance cue is used in a sweep when at least this share of its non-ground returns
 /// is dark (KITTI's HDL-64E: 20-30% on sequence 0000; the simulator: none).
 const DARK_MIN_SCAN_SHARE: f32 = 0.05;
+
+/// The share of dark returns in a sweep is estimated on every this many non-ground returns.
+const DARK_SAMPLE_STEP: usize = 8;
 
 /// A part of a split cluster lower than this (top above ground) can have no class, m.
 const MIN_PART_TOP_M: f32 = 0.9;
