@@ -15,6 +15,16 @@
 //!   rings), at most 2.7 m wide; a side shorter than 2.2 m counts only as a front or rear face,
 //!   whose upper half (windows, roof) spans most of it and whose top is below 1.5 m (a car) or
 //!   above 1.8 m (a van): a cyclist's 1.6-1.75 m lies between; points spread over the height.
+//!   Three cues tell a van from the hedges, bushes under tree crowns and fences with a post of
+//!   a van's size that made most of the false Car tracks on KITTI sequence 0000 (see
+//!   docs/PERCEPTION.md): **dark returns** (glass and tyres return little light: 90% of the
+//!   sequence's van and car clusters have more than a fifth of their returns darker than
+//!   `dark_reflectance`, hedges, trees and walls, bright in the near infrared, mostly under a
+//!   tenth; left out in sweeps whose reflectance does not tell dark from bright, such as the
+//!   simulator's); **no waist** (the body is one solid from the sills to the roof and narrows
+//!   at most to its cabin, while a trunk or a post between a bush and a crown is a height band
+//!   under 30% as wide as what lies below and above it); and **a roof over the flank** (the top
+//!   quarter of a long side spans part of it, not a post's sliver).
 //! - **pedestrian**: top 1.25-1.95 m; footprint 0.4-1.0 m by 0.2-0.9 m (a pole or a sign post
 //!   is thinner); at least a quarter of the points above half height.
 //! - **cyclist**: top 1.45-2.0 m; footprint 1.35-2.1 m long and at most 1.0 m wide (a bicycle

@@ -9,7 +9,10 @@
 //! occupancy grid whose cells are joined by union-find when they lie within a tolerance that
 //! grows with range, so sparse far objects stay whole. Each component gets an L-shape-fitted
 //! oriented box, its height above the local ground, a point count and a confidence; size filters
-//! drop walls, vegetation bands and buildings but keep trucks and buses.
+//! drop walls, vegetation bands and buildings but keep trucks and buses. A cluster too large for
+//! one object (a wall with a pedestrian beside it, two vans side by side, vehicles parked end to
+//! end) is split once on a finer grid. The classifier ([`crate::classify`]) sees each cluster's
+//! shape, its vertical profile (a waist) and its share of dark returns.
 //!
 //! [`LidarDetector::new`] allocates every buffer; [`LidarDetector::process`] reuses them and
 //! allocates nothing once the buffers have reached the size of the largest frame seen.
