@@ -15,6 +15,16 @@
 //!   rings), at most 2.7 m wide; a side shorter than 2.2 m counts only as a front or rear face,
 //!   whose upper half (windows, roof) spans most of it and whose top is below 1.5 m (a car) or
 //!   above 1.8 m (a van): a cyclist's 1.6-1.75 m lies between; points spread over the height.
+//!   Three cues tell a van from the hedges, bushes under tree crowns and fences with a post of
+//!   a van's size that made most of the false Car tracks on KITTI sequence 0000 (see
+//!   docs/PERCEPTION.md): **dark returns** (glass and tyres return little light: 90% of the
+//!   sequence's van and car clusters have more than a fifth of their returns darker than
+//!   `dark_reflectance`, hedges, trees and walls, bright in the near infrared, mostly under a
+//!   tenth; left out in sweeps whose reflectance does not tell dark from bright, such as the
+//!   simulator's); **no waist** (the body is one solid from the sills to the roof and narrows
+//!   at most to its cabin, while a trunk or a post between a bush and a crown is a height band
+//!   under 30% as wide as what lies below and above it); and **a roof over the flank** (the top
+//!   quarter of a long side spans part of it, not a post's sliver).
 //! - **pedestrian**: top 1.25-1.95 m; footprint 0.4-1.0 m by 0.2-0.9 m (a pole or a sign post
 //!   is thinner); at least a quarter of the points above half height.
 //! - **cyclist**: top 1.45-2.0 m; footprint 1.35-2.1 m long and at most 1.0 m wide (a bicycle
@@ -51,8 +61,19 @@ pub struct ClusterFeatures {
     /// Extent of the upper half's points along the box's long side over the box length,
     /// `[0, 1]`: a rider covers a fraction of the bicycle, a car's rear window most of its width.
     pub upper_length_ratio: f32,
+    /// Extent of the top quarter's points along the box's long side over the box length,
+    /// `[0, 1]`: a roof spans a good part of a vehicle, a pole or a sign post on a low fence
+    /// a sliver.
+    pub roof_length_ratio: f32,
+    /// The narrowest waist of the vertical profile, `[0, 1]`: the smallest ratio of a height
+    /// band's horizontal extent to the widest bands below and above it (1: none, or a profile
+    /// too sparse to read: the detector reads it with 60 points or more within 30 m).
+    pub waist_ratio: f32,
     /// Mean reflectance (sensor units, KITTI: `[0, 1]`); NaN when the cloud has none.
     pub mean_intensity: f32,
+    /// Share of the returns darker than `dark_reflectance` (glass, tyres, black trim), `[0, 1]`;
+    /// NaN when the sweep's reflectance does not tell dark from bright (the cue is left out).
+    pub dark_fraction: f32,
 }
 
 /// Prior score of `Unknown` (the score a class must beat).
@@ -83,11 +104,28 @@ fn scores(f: &ClusterFeatures) -> [f32; 3] {
     let min_len = 1.3 - 0.5 * far;
     // Seen end-on, a car's face is lower and a van's taller than a cyclist (1.6-1.75 m).
     let face_height = trap(h, 1.0, 1.2, 1.5, 1.6).max(trap(h, 1.7, 1.8, 2.3, 2.7));
+    // A flank (a long side) has a roof over a good part of it.
+    let flank = trap(l, 2.2, 2.8, 1e6, 2e6);
+    // Windows and tyres return little light: on KITTI 90% of the vans' and cars' clusters have
+    // more than a fifth of their returns dark, while hedges, trees and walls of a van's size
+    // (bright in the near infrared) mostly have under a tenth.
+    // A vehicle's body is one solid from the sills to the roof and narrows at most to its
+    // cabin; a band narrower than 30% of what lies below and above it is a trunk or a post
+    // with foliage or a sign above a hedge, a bush or a fence.
+    let waist = trap(f.waist_ratio, 0.15, 0.3, 1.0, 1.1).max(0.1);
+    let dark = if f.dark_fraction.is_nan() {
+        1.0
+    } else {
+        trap(f.dark_fraction, 0.03, 0.15, 1.0, 1.1).max(0.1)
+    };
     let vehicle = trap(h, 1.0, 1.25, 2.2, 2.5)
         * trap(l, min_len - 0.4, min_len, 11.0, 13.0)
         * trap(w, 0.0, 0.0, 2.7, 3.2)
         * (1.0 - short + short * face.max(far * 0.6) * face_height)
-        * trap(f.z_std_m, 0.08, 0.18, 2.0, 3.0).max(0.3);
+        * trap(f.z_std_m, 0.08, 0.18, 2.0, 3.0).max(0.3)
+        * (1.0 - flank + flank * trap(f.roof_length_ratio, 0.03, 0.12, 1.0, 1.1))
+        * dark
+        * waist;
     let pedestrian = trap(h, 0.9, 1.25, 1.95, 2.2)
         * trap(l, 0.25, 0.4, 1.0, 1.3)
         * trap(w, 0.1, 0.2, 0.9, 1.1)
@@ -166,7 +204,10 @@ mod tests {
             z_std_m: 0.3 * h,
             upper_fraction: 0.5,
             upper_length_ratio: 0.8,
+            roof_length_ratio: 0.5,
+            waist_ratio: 0.6,
             mean_intensity: 0.3,
+            dark_fraction: 0.3,
         }
     }
 
@@ -201,6 +242,47 @@ mod tests {
         assert_eq!(sliver.argmax().0, ObjectClass::Unknown, "{sliver:?}");
         let total: f32 = car.0.iter().sum();
         assert!((total - 1.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn van_sized_clutter_without_dark_returns_is_not_a_vehicle() {
+        let van = f(4.6, 1.9, 2.1, 600, 15.0);
+        assert_eq!(classify(&van).argmax().0, ObjectClass::Car);
+        // A hedge or a shelter of the same size: no glass, no tyres.
+        let bright = ClusterFeatures {
+            dark_fraction: 0.02,
+            ..van
+        };
+        assert_eq!(classify(&bright).argmax().0, ObjectClass::Unknown);
+        // A sweep whose reflectance says nothing (the simulator, another scale): no cue.
+        let unknown_scale = ClusterFeatures {
+            dark_fraction: f32::NAN,
+            ..bright
+        };
+        assert_eq!(classify(&unknown_scale).argmax().0, ObjectClass::Car);
+    }
+
+    #[test]
+    fn a_waist_or_a_post_on_a_fence_is_not_a_vehicle() {
+        let van = f(4.6, 1.9, 2.1, 600, 15.0);
+        // A trunk between a bush and a crown.
+        let tree_over_bush = ClusterFeatures {
+            waist_ratio: 0.1,
+            ..van
+        };
+        assert_eq!(classify(&tree_over_bush).argmax().0, ObjectClass::Unknown);
+        // A low fence with a post: the top quarter is a sliver of the length.
+        let fence_and_post = ClusterFeatures {
+            roof_length_ratio: 0.02,
+            ..f(8.0, 0.8, 2.1, 900, 7.0)
+        };
+        assert_eq!(classify(&fence_and_post).argmax().0, ObjectClass::Unknown);
+        // Seen end-on, a short face has no flank to carry a roof: not read.
+        let rear = ClusterFeatures {
+            roof_length_ratio: 0.02,
+            ..f(1.7, 0.4, 1.5, 300, 12.0)
+        };
+        assert_eq!(classify(&rear).argmax().0, ObjectClass::Car);
     }
 
     #[test]

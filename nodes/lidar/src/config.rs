@@ -61,10 +61,14 @@ pub struct LidarConfig {
     pub min_height_m: f32,
     /// Clusters taller than this are dropped (trees, poles, building fronts).
     pub max_height_m: f32,
-    /// A cluster wider than this (two objects side by side), or one the size filters would
-    /// drop (a wall with a pedestrian beside it), is split once on a grid of `split_cell_m`
-    /// cells (neighbouring cells joined) and its parts are filtered and fitted on their own.
+    /// A cluster wider than this (two vans side by side), or longer than
+    /// `split_min_length_m` (vehicles parked end to end, a cyclist passing a fence), or one the
+    /// size filters would drop (a wall with a pedestrian beside it), is split once on a grid of `split_cell_m` cells (neighbouring
+    /// cells joined) and its parts are filtered and fitted on their own. A solid body has no
+    /// gap of a cell and stays one part.
     pub split_min_width_m: f32,
+    /// See `split_min_width_m`.
+    pub split_min_length_m: f32,
     /// See `split_min_width_m`.
     pub split_cell_m: f32,
     /// Clusters the lidar classifier calls a vehicle (probability at least
@@ -82,6 +86,12 @@ pub struct LidarConfig {
     /// A vehicle cluster whose longer side is at most this long shows its front or rear (the
     /// side seen is the vehicle's width), not its flank.
     pub vehicle_face_max_length_m: f32,
+    /// Returns with a reflectance below this are dark (glass, tyres, black trim), in the
+    /// sensor's reflectance units (KITTI's HDL-64E: `[0, 1]`). The classifier counts a
+    /// vehicle's dark returns against bright foliage, walls and fences of a vehicle's size; a
+    /// sweep in which almost nothing above the ground is dark (another scale, no reflectance
+    /// channel, the simulator) goes without that cue.
+    pub dark_reflectance: f32,
     /// Angle step of the L-shape fit search, degrees.
     pub lshape_step_deg: f32,
     /// At most this many points of a cluster enter the L-shape search (evenly subsampled).
@@ -120,12 +130,14 @@ impl Default for LidarConfig {
             min_height_m: 0.3,
             max_height_m: 4.5,
             split_min_width_m: 2.8,
+            split_min_length_m: 6.5,
             split_cell_m: 0.2,
             vehicle_min_size_m: [3.9, 1.6],
             vehicle_min_probability: 0.4,
             tall_vehicle_min_size_m: [4.8, 1.9],
             tall_vehicle_min_height_m: 1.8,
             vehicle_face_max_length_m: 2.3,
+            dark_reflectance: 0.12,
             lshape_step_deg: 3.0,
             lshape_max_points: 96,
             expected_points: 150_000,
@@ -211,6 +223,7 @@ impl Validate for LidarConfig {
         c.non_negative("min_height_m", self.min_height_m, 100.0);
         c.positive("max_height_m", self.max_height_m, 100.0);
         c.positive("split_min_width_m", self.split_min_width_m, 1000.0);
+        c.positive("split_min_length_m", self.split_min_length_m, 1000.0);
         c.range("split_cell_m", self.split_cell_m, 0.05, 10.0);
         for (i, v) in self.vehicle_min_size_m.iter().enumerate() {
             c.non_negative(&format!("vehicle_min_size_m[{i}]"), *v, 100.0);
@@ -234,6 +247,7 @@ impl Validate for LidarConfig {
             self.vehicle_face_max_length_m,
             100.0,
         );
+        c.positive("dark_reflectance", self.dark_reflectance, 1e6);
         c.positive("lshape_step_deg", self.lshape_step_deg, 90.0);
         c.count("lshape_max_points", self.lshape_max_points, 8, 100_000);
         c.count(
@@ -296,6 +310,12 @@ mod tests {
             ("cluster_cell_m: .nan", "cluster_cell_m"),
             ("ground_sectors: 0", "ground_sectors"),
             ("ground_bin_growth: 0", "ground_bin_growth"),
+            ("dark_reflectance: 0", "dark_reflectance"),
+            ("split_min_length_m: 0", "split_min_length_m"),
+            ("split_min_length_m: .inf", "split_min_length_m"),
+            ("dark_reflectance: -0.1", "dark_reflectance"),
+            ("dark_reflectance: .nan", "dark_reflectance"),
+            ("dark_reflectance: 1e9", "dark_reflectance"),
             ("max_range_m: 1e30", "max_range_m"),
             ("expected_points: 1000000000000000", "expected_points"),
             ("max_obstacles: 1000000000000", "max_obstacles"),

@@ -9,7 +9,10 @@
 //! occupancy grid whose cells are joined by union-find when they lie within a tolerance that
 //! grows with range, so sparse far objects stay whole. Each component gets an L-shape-fitted
 //! oriented box, its height above the local ground, a point count and a confidence; size filters
-//! drop walls, vegetation bands and buildings but keep trucks and buses.
+//! drop walls, vegetation bands and buildings but keep trucks and buses. A cluster too large for
+//! one object (a wall with a pedestrian beside it, two vans side by side, vehicles parked end to
+//! end) is split once on a finer grid. The classifier ([`crate::classify`]) sees each cluster's
+//! shape, its vertical profile (a waist) and its share of dark returns.
 //!
 //! [`LidarDetector::new`] allocates every buffer; [`LidarDetector::process`] reuses them and
 //! allocates nothing once the buffers have reached the size of the largest frame seen.
@@ -104,6 +107,12 @@ pub struct LidarDetector {
     split_start: Vec<u32>,
     split_part: Vec<u32>,
     fitter: LShapeFitter,
+    /// Whether this sweep's reflectance tells dark returns (glass, tyres) from bright ones:
+    /// at least [`DARK_MIN_SCAN_SHARE`] of the non-ground returns are darker than
+    /// `dark_reflectance`. A sensor without a reflectance channel, one on another scale, or a
+    /// simulator with uniformly bright objects does not, and the classifier then goes without
+    /// the cue.
+    dark_cue: bool,
 }
 
 impl LidarDetector {
@@ -185,6 +194,7 @@ impl LidarDetector {
             split_start: Vec::with_capacity(n / 8),
             split_part: Vec::with_capacity(n / 8),
             fitter: LShapeFitter::new(cfg.lshape_step_deg, cfg.lshape_max_points),
+            dark_cue: false,
         }
     }
 
@@ -394,6 +404,14 @@ impl LidarDetector {
             v.truncate(k_out);
         }
         self.ng_slot.truncate(k_out);
+        // The share of dark returns, on every `DARK_SAMPLE_STEP`th non-ground return (apart
+        // from the loop above, which stays lean).
+        let dark_reflectance = self.cfg.dark_reflectance;
+        let sampled = self.ng_i.iter().step_by(DARK_SAMPLE_STEP);
+        let (dark, seen) = sampled.fold((0usize, 0usize), |(d, n), &r| {
+            (d + usize::from(r < dark_reflectance), n + 1)
+        });
+        self.dark_cue = seen > 0 && dark as f32 >= DARK_MIN_SCAN_SHARE * seen as f32;
         stats.ground = ground;
         stats.too_high = too_high;
         stats.non_ground = k_out;
@@ -491,11 +509,11 @@ impl LidarDetector {
             let start = self.cluster_start[c] as usize;
             idx.clear();
             idx.extend_from_slice(&self.sorted[start..start + count]);
-            match self.emit_cluster(&idx, true, out, stats) {
+            match self.emit_cluster(&idx, Role::Found, out, stats) {
                 Emit::Done => {}
-                Emit::Split => {
+                Emit::Split { whole_if_one } => {
                     stats.split += 1;
-                    self.split_cluster(&idx, out, stats);
+                    self.split_cluster(&idx, whole_if_one, out, stats);
                 }
             }
         }
@@ -503,8 +521,17 @@ impl LidarDetector {
     }
 
     /// Splits one cluster on a fine local grid (`split_cell_m`, neighbouring cells joined) and
-    /// emits its parts.
-    fn split_cluster(&mut self, idx: &[u32], out: &mut Vec<Obstacle3D>, stats: &mut LidarStats) {
+    /// emits its parts. With `whole_if_one` (a cluster split for its length alone), the split
+    /// stands only when at least two parts get a class (a van and a car parked end to end, a
+    /// cyclist passing a fence); otherwise the cluster is one long object (a truck, a bus, one
+    /// seen in two pieces behind a car) and is written as found.
+    fn split_cluster(
+        &mut self,
+        idx: &[u32],
+        whole_if_one: bool,
+        out: &mut Vec<Obstacle3D>,
+        stats: &mut LidarStats,
+    ) {
         let cell = self.cfg.split_cell_m;
         let (mut x0, mut y0, mut x1, mut y1) = (
             f32::INFINITY,
@@ -588,37 +615,51 @@ impl LidarDetector {
             part[self.split_start[id] as usize] = p;
             self.split_start[id] += 1;
         }
-        let mut end = 0usize;
-        for id in 0..self.split_count.len() {
-            let (start, count) = (end, self.split_count[id] as usize);
-            end += count;
-            if count < self.cfg.min_cluster_points as usize {
-                stats.rejected_few_points += 1;
-                continue;
+        // A split for length alone stands only when two parts get a class; there must be room
+        // to take it back (every part written by pushing).
+        let trial = whole_if_one && out.len() + self.split_count.len() <= self.cfg.max_obstacles;
+        let (written_before, stats_before) = (out.len(), *stats);
+        if !whole_if_one || trial {
+            let mut end = 0usize;
+            for id in 0..self.split_count.len() {
+                let (start, count) = (end, self.split_count[id] as usize);
+                end += count;
+                if count < self.cfg.min_cluster_points as usize {
+                    stats.rejected_few_points += 1;
+                    continue;
+                }
+                self.emit_cluster(&part[start..end], Role::Part, out, stats);
             }
-            self.emit_cluster(&part[start..end], false, out, stats);
         }
         self.split_part = part;
+        if whole_if_one && (!trial || out.len() < written_before + 2) {
+            out.truncate(written_before);
+            *stats = stats_before;
+            self.emit_cluster(idx, Role::Whole, out, stats);
+        }
     }
 
-    /// Filters, fits, classifies and writes one cluster. With `may_split`, a cluster too large
-    /// for one object is not written: [`Emit::Split`] asks the caller to split it. Without it
-    /// (a part of a split cluster), only a part the classifier gives a class is written: the
-    /// rest of a wall stays dropped.
+    /// Filters, fits, classifies and writes one cluster. A cluster as found ([`Role::Found`])
+    /// too large for one object is not written: [`Emit::Split`] asks the caller to split it. A
+    /// part of a split cluster ([`Role::Part`]) is written only when the classifier gives it a
+    /// class: the rest of a wall stays dropped.
     fn emit_cluster(
         &mut self,
         idx: &[u32],
-        may_split: bool,
+        role: Role,
         out: &mut Vec<Obstacle3D>,
         stats: &mut LidarStats,
     ) -> Emit {
         let cfg = &self.cfg;
+        let part = role == Role::Part;
         let count = idx.len();
         let (mut zmin, mut zmax, mut gsum) = (f32::INFINITY, f32::NEG_INFINITY, 0.0f32);
         let (mut zsum, mut zsq, mut isum) = (0.0f32, 0.0f32, 0.0f32);
+        let mut dark = 0u32;
         for &p in idx {
             let p = p as usize;
             let z = self.ng_z[p];
+            dark += u32::from(self.ng_i[p] < cfg.dark_reflectance);
             zmin = zmin.min(z);
             zmax = zmax.max(z);
             gsum += self.ng_ground[p];
@@ -632,8 +673,7 @@ impl LidarDetector {
         let z_std_m = (zsq * inv_count - zmean * zmean).max(0.0).sqrt();
         let top_above_ground = zmax - ground;
         // A part of a split cluster is kept only with a class: none is this low.
-        if top_above_ground < cfg.min_height_m || (!may_split && top_above_ground < MIN_PART_TOP_M)
-        {
+        if top_above_ground < cfg.min_height_m || (part && top_above_ground < MIN_PART_TOP_M) {
             stats.rejected_size += 1;
             return Emit::Done;
         }
@@ -645,8 +685,11 @@ impl LidarDetector {
             || height > cfg.max_height_m
             || (rect.length > cfg.band_min_length_m && rect.width < cfg.band_max_width_m);
         let two_wide = rect.width > cfg.split_min_width_m;
-        if may_split && (is_wall || two_wide) {
-            return Emit::Split;
+        let two_long = rect.length > cfg.split_min_length_m;
+        if role == Role::Found && (is_wall || two_wide || two_long) {
+            return Emit::Split {
+                whole_if_one: !is_wall && !two_wide,
+            };
         }
         if is_wall {
             stats.rejected_size += 1;
@@ -655,24 +698,48 @@ impl LidarDetector {
         let range = (rect.cx * rect.cx + rect.cy * rect.cy).sqrt();
         // The upper half of the cluster: how many points, and how far it spans along the
         // box's long side (a rider spans a fraction of the bicycle, a car's rear window
-        // most of the car's width).
+        // most of the car's width); how far its top quarter spans (a roof, or a pole); and
+        // the vertical profile in `PROFILE_BANDS` bands from the ground threshold to the top.
         let half_m = ground + 0.5 * top_above_ground;
+        let roof_m = ground + 0.75 * top_above_ground;
         let (ys, yc) = rect.yaw_rad.sin_cos();
         let (mut upper, mut umin, mut umax) = (0usize, f32::INFINITY, f32::NEG_INFINITY);
+        let (mut rmin, mut rmax) = (f32::INFINITY, f32::NEG_INFINITY);
+        let band_base = ground + cfg.ground_threshold_m;
+        let inv_band = PROFILE_BANDS as f32 / (zmax - band_base).max(0.05);
+        let mut profile = Profile::default();
+        // The waist is read where the profile has enough returns: at 30 m and beyond a window
+        // band of a vehicle may hold one ring of a few points.
+        let read_waist = count >= WAIST_MIN_CLUSTER_POINTS && range < WAIST_MAX_RANGE_M;
         for &p in idx {
             let p = p as usize;
-            if self.ng_z[p] > half_m {
+            let z = self.ng_z[p];
+            if !read_waist && z <= half_m {
+                continue;
+            }
+            let along = self.ng_x[p] * yc + self.ng_y[p] * ys;
+            if read_waist {
+                let across = self.ng_y[p] * yc - self.ng_x[p] * ys;
+                profile.add(((z - band_base) * inv_band) as usize, along, across);
+            }
+            if z > half_m {
                 upper += 1;
-                let along = self.ng_x[p] * yc + self.ng_y[p] * ys;
                 umin = umin.min(along);
                 umax = umax.max(along);
+                if z > roof_m {
+                    rmin = rmin.min(along);
+                    rmax = rmax.max(along);
+                }
             }
         }
-        let upper_length_ratio = if upper > 0 {
-            ((umax - umin) / rect.length.max(0.05)).min(1.0)
-        } else {
-            0.0
+        let span_ratio = |lo: f32, hi: f32| {
+            if hi >= lo {
+                ((hi - lo) / rect.length.max(0.05)).min(1.0)
+            } else {
+                0.0
+            }
         };
+        let upper_length_ratio = span_ratio(umin, umax);
         let class_probs = classify(&ClusterFeatures {
             length_m: rect.length,
             width_m: rect.width,
@@ -682,7 +749,14 @@ impl LidarDetector {
             z_std_m,
             upper_fraction: upper as f32 * inv_count,
             upper_length_ratio,
+            roof_length_ratio: span_ratio(rmin, rmax),
+            waist_ratio: profile.waist_ratio(),
             mean_intensity: isum * inv_count,
+            dark_fraction: if self.dark_cue {
+                dark as f32 * inv_count
+            } else {
+                f32::NAN
+            },
         });
         let mut bbox = Box3::new(
             Vector3::new(
@@ -698,7 +772,7 @@ impl LidarDetector {
             f64::from(rect.yaw_rad),
         );
         let (class, probability) = class_probs.argmax();
-        if !may_split && class == ObjectClass::Unknown {
+        if part && class == ObjectClass::Unknown {
             stats.rejected_size += 1;
             return Emit::Done;
         }
@@ -737,9 +811,102 @@ impl LidarDetector {
 enum Emit {
     /// Written or rejected.
     Done,
-    /// Too large for one object: split it.
-    Split,
+    /// Too large for one object: split it. `whole_if_one`: split only for its length, so
+    /// that a cluster that stays one part is written whole.
+    Split { whole_if_one: bool },
 }
+
+/// What a cluster given to [`LidarDetector::emit_cluster`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    /// A connected component as found: split when too large for one object.
+    Found,
+    /// A cluster split for its length that stayed one part: written as found, not split again.
+    Whole,
+    /// One of the parts of a split cluster: written only with a class.
+    Part,
+}
+
+/// Height bands of a cluster's vertical profile ([`Profile`]).
+const PROFILE_BANDS: usize = 8;
+
+/// A cluster's vertical profile: per height band (band 0 at the ground threshold, the last at
+/// the top), the number of points and their extent along and across the box.
+#[derive(Clone, Copy, Debug)]
+struct Profile {
+    count: [u32; PROFILE_BANDS],
+    along: [(f32, f32); PROFILE_BANDS],
+    across: [(f32, f32); PROFILE_BANDS],
+}
+
+impl Default for Profile {
+    fn default() -> Self {
+        let empty = (f32::INFINITY, f32::NEG_INFINITY);
+        Self {
+            count: [0; PROFILE_BANDS],
+            along: [empty; PROFILE_BANDS],
+            across: [empty; PROFILE_BANDS],
+        }
+    }
+}
+
+impl Profile {
+    /// Adds a point in `band` (clamped to the profile) at `along`, `across` (m).
+    fn add(&mut self, band: usize, along: f32, across: f32) {
+        let b = band.min(PROFILE_BANDS - 1);
+        self.count[b] += 1;
+        let (a, c) = (&mut self.along[b], &mut self.across[b]);
+        *a = (a.0.min(along), a.1.max(along));
+        *c = (c.0.min(across), c.1.max(across));
+    }
+
+    /// Horizontal extent (diagonal of the bounding rectangle) of band `b`, m; 0 when empty.
+    fn extent(&self, b: usize) -> f32 {
+        if self.count[b] == 0 {
+            return 0.0;
+        }
+        let (a, c) = (self.along[b], self.across[b]);
+        (a.1 - a.0).hypot(c.1 - c.0)
+    }
+
+    /// The narrowest waist: the smallest ratio, over the bands from the third to the
+    /// second-to-last that hold at least `WAIST_MIN_POINTS` points, of a band's extent to the
+    /// smaller of the widest band below it and the widest above it (when that is wider than
+    /// `WAIST_MIN_ABOVE_M`). 1 when no band qualifies. A vehicle narrows at most to its cabin;
+    /// a trunk or a post with foliage or a sign above something lower has a waist near 0.
+    fn waist_ratio(&self) -> f32 {
+        let ext: [f32; PROFILE_BANDS] = std::array::from_fn(|b| self.extent(b));
+        let mut ratio = 1.0f32;
+        for j in 2..PROFILE_BANDS - 1 {
+            if self.count[j] < WAIST_MIN_POINTS {
+                continue;
+            }
+            let below = ext[..j].iter().fold(0.0f32, |m, &e| m.max(e));
+            let above = ext[j + 1..].iter().fold(0.0f32, |m, &e| m.max(e));
+            if above > WAIST_MIN_ABOVE_M {
+                ratio = ratio.min(ext[j] / below.min(above).max(0.05));
+            }
+        }
+        ratio.min(1.0)
+    }
+}
+
+/// A cluster's waist is read only with at least this many points ...
+const WAIST_MIN_CLUSTER_POINTS: usize = 60;
+/// ... and closer than this, m.
+const WAIST_MAX_RANGE_M: f32 = 30.0;
+/// A band holds a waist only with at least this many points (a pole or a trunk gives some;
+/// a window band of a far vehicle may give one or two).
+const WAIST_MIN_POINTS: u32 = 3;
+/// A waist needs something at least this wide above it, m.
+const WAIST_MIN_ABOVE_M: f32 = 0.8;
+
+/// The reflectance cue is used in a sweep when at least this share of its non-ground returns
+/// is dark (KITTI's HDL-64E: 20-30% on sequence 0000; the simulator: none).
+const DARK_MIN_SCAN_SHARE: f32 = 0.05;
+
+/// The share of dark returns in a sweep is estimated on every this many non-ground returns.
+const DARK_SAMPLE_STEP: usize = 8;
 
 /// A part of a split cluster lower than this (top above ground) can have no class, m.
 const MIN_PART_TOP_M: f32 = 0.9;
@@ -965,6 +1132,87 @@ mod tests {
         );
         // The rest of the wall stays dropped.
         assert!(out.iter().all(|o| o.bbox.size.x < 10.0), "{out:?}");
+    }
+
+    #[test]
+    fn profile_waist_tells_a_tree_over_a_bush_from_a_van() {
+        // Bands from the ground up: (points, along extent, across extent), m.
+        let profile = |bands: [(u32, f32, f32); PROFILE_BANDS]| {
+            let mut p = Profile::default();
+            for (b, (n, along, across)) in bands.into_iter().enumerate() {
+                for k in 0..n {
+                    let t = k as f32 / (n.max(2) - 1) as f32;
+                    p.add(b, along * t, across * t);
+                }
+            }
+            p
+        };
+        let tree_over_bush = profile([
+            (40, 3.0, 1.5),
+            (40, 3.0, 1.4),
+            (30, 2.6, 1.2),
+            (10, 0.3, 0.2),
+            (8, 0.3, 0.2),
+            (8, 0.2, 0.2),
+            (12, 1.0, 1.0),
+            (40, 2.3, 2.0),
+        ]);
+        assert!(tree_over_bush.waist_ratio() < 0.15);
+        // A van narrows to its cabin, and a window band with a single return holds no waist.
+        let van = profile([
+            (60, 4.5, 1.8),
+            (60, 4.5, 1.8),
+            (60, 4.5, 1.8),
+            (50, 4.4, 1.8),
+            (40, 4.0, 1.7),
+            (1, 0.0, 0.0),
+            (30, 3.5, 1.7),
+            (30, 3.5, 1.7),
+        ]);
+        assert!(van.waist_ratio() > 0.7, "{}", van.waist_ratio());
+        assert_eq!(Profile::default().waist_ratio(), 1.0);
+    }
+
+    /// A car-sized L of points: its left flank along x from `x0` (4.2 m) at `y0`, its rear
+    /// face at `x0` across to `y0 + 1.7`, 1.45 m tall.
+    fn car(cloud: &mut PointCloud, x0: f32, y0: f32, ground_z: f32) {
+        let z = (ground_z + 0.3, ground_z + 1.45);
+        strip(cloud, (x0, y0), (x0 + 4.2, y0), z, 0.06);
+        strip(cloud, (x0, y0), (x0, y0 + 1.7), z, 0.06);
+    }
+
+    #[test]
+    fn vehicles_parked_end_to_end_are_split_and_one_vehicle_is_not() {
+        let ground_z = -1.73;
+        let mut cloud = PointCloud::default();
+        for i in 0..160 {
+            for j in 0..80 {
+                cloud.push_xyzi(3.0 + i as f32 * 0.2, -8.0 + j as f32 * 0.2, ground_z, 0.1);
+            }
+        }
+        // Two cars 0.5 m apart, nose to tail: one cluster 8.9 m long.
+        car(&mut cloud, 10.0, 4.0, ground_z);
+        car(&mut cloud, 14.7, 4.0, ground_z);
+        let mut det = LidarDetector::new(&LidarConfig::default());
+        let mut out = Vec::new();
+        let stats = det.process(&cloud, &mut out);
+        assert_eq!(stats.split, 1, "{stats:?} {out:?}");
+        let cars: Vec<_> = out
+            .iter()
+            .filter(|o| o.class_probs.argmax().0 == ObjectClass::Car)
+            .collect();
+        assert_eq!(cars.len(), 2, "{out:?}");
+        // With a cell the gap does not show, the split does not stand: one cluster, written
+        // whole.
+        let coarse = LidarConfig {
+            split_cell_m: 0.6,
+            ..LidarConfig::default()
+        };
+        let mut det = LidarDetector::new(&coarse);
+        let stats = det.process(&cloud, &mut out);
+        assert_eq!(stats.split, 1, "{stats:?}");
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert!(out[0].bbox.size.x > 8.0, "{out:?}");
     }
 
     #[test]
