@@ -20,6 +20,7 @@
 //! loader, in one module.
 
 pub mod cdr;
+mod direct;
 pub mod fuzzing;
 pub mod metadata;
 pub mod msgs;

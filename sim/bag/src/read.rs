@@ -16,6 +16,7 @@
 //! what came before is kept and the error is listed in [`ReadStats::file_errors`].
 
 use crate::BagError;
+use crate::direct::RangeReader;
 use crate::metadata::{BagMetadata, Compression};
 use crate::msgs::{self, Decoded, MsgError};
 use mcap::sans_io::indexed_reader::{
@@ -26,7 +27,7 @@ use mcap::sans_io::summary_reader::{SummaryReadEvent, SummaryReader, SummaryRead
 use rusqlite::{Connection, OpenFlags};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -230,12 +231,11 @@ pub fn mcap_topic_counts(path: &Path) -> Result<Option<Vec<(Topic, u64)>>, BagEr
 /// An MCAP file read through its summary with `mcap`'s sans-io indexed reader, in file order.
 struct IndexedMcapStream {
     path: PathBuf,
-    file: std::fs::File,
+    /// Reads the chunks the reader asks for (around the page cache where it can).
+    chunks: RangeReader,
     file_len: u64,
     reader: IndexedReader,
     channels: HashMap<u16, Arc<Topic>>,
-    /// The compressed chunk being handed to the reader (reused).
-    chunk: Vec<u8>,
 }
 
 impl IndexedMcapStream {
@@ -278,11 +278,10 @@ impl IndexedMcapStream {
             .collect();
         Ok(Some(Self {
             path: path.to_path_buf(),
-            file,
+            chunks: RangeReader::new(path, file),
             file_len,
             reader,
             channels,
-            chunk: Vec::new(),
         }))
     }
 }
@@ -299,13 +298,12 @@ impl FileStream for IndexedMcapStream {
                     if offset.saturating_add(length as u64) > self.file_len {
                         return Err(mcap_err(&self.path, mcap::McapError::UnexpectedEof));
                     }
-                    self.chunk.resize(length, 0);
-                    self.file
-                        .seek(SeekFrom::Start(offset))
-                        .and_then(|_| self.file.read_exact(&mut self.chunk))
+                    let chunk = self
+                        .chunks
+                        .read(offset, length)
                         .map_err(io_err(&self.path))?;
                     self.reader
-                        .insert_chunk_record_data(offset, &self.chunk)
+                        .insert_chunk_record_data(offset, chunk)
                         .map_err(|e| mcap_err(&self.path, e))?;
                 }
                 IndexedReadEvent::Message { header, data } => {
