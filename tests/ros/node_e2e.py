@@ -282,6 +282,7 @@ def main():
     sent = []
     publish_ms = []  # how long rclpy's publish() of a cloud takes, part of the latency
     publish_late_ms = []  # how long after its stamp the cloud's publish() began
+    late_of = {}  # the same by sweep stamp
     non_finite_frame = None
     t0 = time.time_ns() + 200_000_000
     t0 -= t0 % PERIOD_NS
@@ -355,6 +356,7 @@ def main():
             pub_cloud.publish(cloud)  # the sweep first: lidar-only tracks do not wait for images
             publish_ms.append((time.time_ns() - t_pub) / 1e6)
             publish_late_ms.append((t_pub - ns) / 1e6)
+            late_of[ns] = (t_pub - ns) / 1e6
         pub_info.publish(info)
         pub_jpeg.publish(jpeg)
         if camera != 'none':
@@ -386,6 +388,15 @@ def main():
         p99 = latencies[min(len(latencies) - 1, int(round(0.99 * (len(latencies) - 1))))]
         print(f'latency sweep stamp -> TrackedObjects received (camera {camera}): '
               f'p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {latencies[-1]:.1f} ms over {len(latencies)}')
+        per_sweep = [(round((s - t0) / PERIOD_NS), (r - s) / 1e6, late_of.get(s, 0.0))
+                     for s, (r, _) in sorted(received.items()) if s in sent]
+        print('  per sweep (index, latency ms, publish began late by ms): '
+              + ', '.join(f'{i}:{lat:.1f}/{late:.1f}' for i, lat, late in per_sweep))
+        on_time = sorted(lat for _, lat, late in per_sweep if late <= 2.0)
+        if on_time:
+            print(f'  the {len(on_time)} sweeps published within 2 ms of their stamp: '
+                  f'p50 {on_time[len(on_time) // 2]:.1f} ms, p99 '
+                  f'{on_time[min(len(on_time) - 1, int(round(0.99 * (len(on_time) - 1))))]:.1f} ms')
         windows = [{kv.key: float(kv.value) for st in d.status if st.name == 'fusionrt: pipeline'
                     for kv in st.values if kv.key.startswith(('input_age_ms', 'pipeline_latency_ms'))}
                    for d in diagnostics]
