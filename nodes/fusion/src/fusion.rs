@@ -124,7 +124,8 @@ impl UnionFind {
 /// detection and close to its cluster join it (fragments of one object are merged). Score comes
 /// from the cameras, the class from the cameras combined with the lidar classifier's
 /// (`fusionrt_lidar::classify::combine`, weight [`FusionConfig::lidar_class_weight`]); clusters
-/// no camera supports stay `unknown` (or take the lidar's class, `lidar_only_classes`).
+/// no camera supports stay `unknown` with the lidar's point support as score, or take the
+/// lidar's class (`lidar_only_classes`) and score the point support times its probability.
 ///
 /// `new` allocates; `process` reuses the buffers.
 #[derive(Debug)]
@@ -649,11 +650,21 @@ impl LateFusion {
                 let lidar_probs = lidar_probs
                     .filter(|_| self.cfg.lidar_only_classes)
                     .unwrap_or_else(|| ClassProbs::one_hot(ObjectClass::Unknown));
+                let (class, class_p) = lidar_probs.argmax();
+                // A classified object's score is the confidence in its class, as a detector's:
+                // the point support times the class probability (a van-sized hedge the
+                // classifier calls a vehicle at 0.4 scores lower than a car at 0.9). An
+                // `unknown` obstacle keeps its point support.
+                let score = if class == ObjectClass::Unknown {
+                    lidar_score
+                } else {
+                    lidar_score * class_p
+                };
                 FusedObject {
                     bbox,
-                    class: lidar_probs.argmax().0,
+                    class,
                     class_probs: lidar_probs,
-                    score: lidar_score,
+                    score,
                     support,
                     camera_box: None,
                 }
@@ -858,6 +869,42 @@ mod tests {
             let mut out = Vec::new();
             LateFusion::new(&cfg).process(0, &[behind], &[front_camera()], &[], &mut out);
             assert_eq!(out[0].class, want, "lidar_only_classes: {lend}");
+        }
+    }
+
+    #[test]
+    fn a_lent_lidar_class_scales_the_score_by_its_probability() {
+        let mut behind = obstacle(-10.0, 0.0, 4.0, 1.8, 1.5);
+        behind.score = 0.9;
+        let mut probs = ClassProbs::default();
+        probs.0[ObjectClass::Unknown.index()] = 0.4;
+        probs.0[ObjectClass::Car.index()] = 0.6;
+        behind.class_probs = probs;
+        let mut unknown = obstacle(-10.0, 8.0, 1.0, 1.0, 1.0);
+        unknown.score = 0.9;
+        unknown.class_probs = ClassProbs::one_hot(ObjectClass::Unknown);
+        for (lend, want) in [(false, 0.9), (true, 0.9 * 0.6)] {
+            let cfg = FusionConfig {
+                lidar_only_classes: lend,
+                ..FusionConfig::default()
+            };
+            let mut out = Vec::new();
+            LateFusion::new(&cfg).process(0, &[behind, unknown], &[front_camera()], &[], &mut out);
+            assert_eq!(out.len(), 2);
+            let car = out.iter().find(|o| o.bbox.center.y.abs() < 1.0).unwrap();
+            assert!(
+                (car.score - want).abs() < 1e-6,
+                "lend {lend}: {}",
+                car.score
+            );
+            // An unknown obstacle keeps its point support.
+            let other = out.iter().find(|o| o.bbox.center.y > 1.0).unwrap();
+            assert_eq!(other.class, ObjectClass::Unknown);
+            assert!(
+                (other.score - 0.9).abs() < 1e-6,
+                "lend {lend}: {}",
+                other.score
+            );
         }
     }
 

@@ -79,7 +79,9 @@ pub struct LidarConfig {
     /// See `vehicle_min_size_m`.
     pub vehicle_min_probability: f32,
     /// Vehicle clusters at least `tall_vehicle_min_height_m` tall (vans, trucks) are grown to
-    /// at least this `[length, width]` instead (KITTI's mean van is 5.1 x 1.9 m).
+    /// at least this `[length, width]` instead (KITTI's mean van is 5.1 x 1.9 m), where their
+    /// vertical profile is read (60 points or more within 30 m): farther, a few rings do not
+    /// tell a van's roof from a car's and the box grows to `vehicle_min_size_m`.
     pub tall_vehicle_min_size_m: [f32; 2],
     /// See `tall_vehicle_min_size_m`.
     pub tall_vehicle_min_height_m: f32,

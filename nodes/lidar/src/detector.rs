@@ -777,7 +777,10 @@ impl LidarDetector {
             return Emit::Done;
         }
         if class == ObjectClass::Car && probability >= cfg.vehicle_min_probability {
-            let min_size_m = if height >= cfg.tall_vehicle_min_height_m {
+            // A van's length only with its height read from near enough (where the profile
+            // is read): far, a cluster's top comes from a few rings, and a van-sized box of an
+            // unlabelled far vehicle or a hedge projects past what it covers.
+            let min_size_m = if height >= cfg.tall_vehicle_min_height_m && read_waist {
                 cfg.tall_vehicle_min_size_m
             } else {
                 cfg.vehicle_min_size_m
@@ -1213,6 +1216,43 @@ mod tests {
         assert_eq!(stats.split, 1, "{stats:?}");
         assert_eq!(out.len(), 1, "{out:?}");
         assert!(out[0].bbox.size.x > 8.0, "{out:?}");
+    }
+
+    #[test]
+    fn a_tall_vehicle_grows_to_a_van_only_where_its_profile_is_read() {
+        let ground_z = -1.73;
+        let cfg = LidarConfig::default();
+        // A van's rear corner: 3.0 m of flank and 1.9 m of rear face, top 2.0 m above the
+        // ground, near (12 m) and beyond the range where the profile is read (36 m).
+        let mut lengths = Vec::new();
+        for x0 in [12.0f32, WAIST_MAX_RANGE_M + 6.0] {
+            let mut cloud = PointCloud::default();
+            for i in 0..250 {
+                for j in 0..60 {
+                    cloud.push_xyzi(3.0 + i as f32 * 0.2, -6.0 + j as f32 * 0.2, ground_z, 0.1);
+                }
+            }
+            let z = (ground_z + 0.3, ground_z + 2.0);
+            strip(&mut cloud, (x0, 2.0), (x0 + 3.0, 2.0), z, 0.06);
+            strip(&mut cloud, (x0, 2.0), (x0, 3.9), z, 0.06);
+            let mut out = Vec::new();
+            LidarDetector::new(&cfg).process(&cloud, &mut out);
+            let van = out
+                .iter()
+                .find(|o| o.class_probs.argmax().0 == ObjectClass::Car)
+                .unwrap_or_else(|| panic!("no vehicle at {x0} m: {out:?}"));
+            lengths.push(van.bbox.size.x);
+        }
+        let [near, far] = [lengths[0], lengths[1]];
+        assert!(
+            (near - f64::from(cfg.tall_vehicle_min_size_m[0])).abs() < 0.05,
+            "{lengths:?}"
+        );
+        // Far, the top does not tell a van from a car: grown to a car's length only.
+        assert!(
+            (far - f64::from(cfg.vehicle_min_size_m[0])).abs() < 0.05,
+            "{lengths:?}"
+        );
     }
 
     #[test]
