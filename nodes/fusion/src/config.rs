@@ -197,7 +197,8 @@ impl Validate for EvidenceConfig {
         c.range("max_size_ratio", self.max_size_ratio, 1.0, 100.0);
         c.non_negative("truncation_margin_px", self.truncation_margin_px, 1000.0);
         c.non_negative("occluder_min_gap_m", self.occluder_min_gap_m, 1000.0);
-        c.fraction("occluder_min_iou", self.occluder_min_iou);
+        // 0 would let any nearer cluster explain every box: no overlap needed.
+        c.positive("occluder_min_iou", self.occluder_min_iou, 1.0);
         c.fraction("min_box_coverage", self.min_box_coverage);
         c.positive("lidar_points_per_sr", self.lidar_points_per_sr, 1e8);
         c.fraction("min_point_fill", self.min_point_fill);
@@ -388,6 +389,10 @@ mod tests {
             ("lidar_class_weight: 2", "lidar_class_weight"),
             ("evidence:\n  max_size_ratio: 0", "evidence.max_size_ratio"),
             ("evidence:\n  car_height_m: -1.5", "evidence.car_height_m"),
+            (
+                "evidence:\n  occluder_min_iou: 0",
+                "evidence.occluder_min_iou",
+            ),
             (
                 "evidence:\n  lidar_points_per_sr: .nan",
                 "evidence.lidar_points_per_sr",
