@@ -20,6 +20,7 @@
 use crate::boxfit::LShapeFitter;
 use crate::classify::{ClusterFeatures, classify};
 use crate::config::LidarConfig;
+use crate::fastmath::{clamp_index, fast_atan2, hi, lo};
 use fusionrt_core::config::ConfigError;
 use fusionrt_core::geometry::wrap_angle;
 use fusionrt_core::{Box3, ObjectClass, Obstacle3D, PointCloud};
@@ -73,9 +74,11 @@ pub struct LidarDetector {
     /// Per polar cell: lowest z this frame, then the ground height.
     cell_min_z: Vec<f32>,
     cell_ground_z: Vec<f32>,
-    /// Cropped points: index into the cloud and polar cell.
+    /// Cropped points: index into the cloud and polar cell. Like the non-ground buffers
+    /// below, these only grow; the first `crop_len` entries hold this sweep's points.
     crop_idx: Vec<u32>,
     crop_cell: Vec<u32>,
+    crop_len: usize,
     /// Non-ground points, copied contiguously, with their local ground height and grid slot.
     ng_x: Vec<f32>,
     ng_y: Vec<f32>,
@@ -84,6 +87,8 @@ pub struct LidarDetector {
     ng_i: Vec<f32>,
     ng_ground: Vec<f32>,
     ng_slot: Vec<u32>,
+    /// Non-ground points this sweep: the valid prefix of the `ng_*` buffers.
+    ng_len: usize,
     /// BEV grid: cell -> occupied slot (or NONE).
     grid: Vec<u32>,
     grid_width: usize,
@@ -169,12 +174,14 @@ impl LidarDetector {
             cell_ground_z: vec![0.0; cells],
             crop_idx: Vec::with_capacity(n),
             crop_cell: Vec::with_capacity(n),
+            crop_len: 0,
             ng_x: Vec::with_capacity(n),
             ng_y: Vec::with_capacity(n),
             ng_z: Vec::with_capacity(n),
             ng_i: Vec::with_capacity(n),
             ng_ground: Vec::with_capacity(n),
             ng_slot: Vec::with_capacity(n),
+            ng_len: 0,
             grid: vec![NONE; grid_width * grid_width],
             grid_width,
             grid_half_m,
@@ -244,8 +251,8 @@ impl LidarDetector {
     fn crop_and_bin(&mut self, cloud: &PointCloud, n: usize, stats: &mut LidarStats) {
         self.cell_min_z.fill(f32::INFINITY);
         // Written by index into pre-sized buffers (no capacity checks in the loop).
-        self.crop_idx.resize(n, 0);
-        self.crop_cell.resize(n, 0);
+        grow_to(&mut self.crop_idx, n, 0);
+        grow_to(&mut self.crop_cell, n, 0);
         let cfg = &self.cfg;
         let (min_r2, max_r2) = (cfg.min_range_m.powi(2), cfg.max_range_m.powi(2));
         let [x0, y0, z0] = cfg.roi_min_m;
@@ -261,12 +268,13 @@ impl LidarDetector {
         let (xs, ys, zs) = (&cloud.x[..n], &cloud.y[..n], &cloud.z[..n]);
         // 1a, branch-free so that it vectorizes: sector and range step per point, or NONE.
         let inv_step = 1.0 / LUT_STEP_M;
-        let mut non_finite = 0usize;
+        // Branch-free, so that the compiler runs it on SIMD lanes: NaN coordinates fail every
+        // comparison (not inside), and `clamp_index` maps NaN to the last cell, never read.
+        let mut non_finite = 0u32;
         for i in 0..n {
             let (x, y, z) = (xs[i], ys[i], zs[i]);
-            non_finite += usize::from(!(x.is_finite() & y.is_finite() & z.is_finite()));
+            non_finite += u32::from(!(x.is_finite() & y.is_finite() & z.is_finite()));
             let r2 = x * x + y * y;
-            // NaN fails every comparison: non-finite points are outside too.
             let inside = (r2 >= min_r2)
                 & (r2 <= max_r2)
                 & (x >= x0)
@@ -275,12 +283,13 @@ impl LidarDetector {
                 & (y <= y1)
                 & (z >= z0)
                 & (z <= z1);
-            let sector = ((fast_atan2(y, x) + std::f32::consts::PI) * sector_scale)
-                .clamp(0.0, last_sector) as u32;
-            let step = (r2.sqrt() * inv_step).clamp(0.0, last_lut) as u32;
+            let sector = clamp_index(
+                (fast_atan2(y, x) + std::f32::consts::PI) * sector_scale,
+                last_sector,
+            );
+            let step = clamp_index(r2.sqrt() * inv_step, last_lut);
             crop_cell[i] = if inside { (sector << 16) | step } else { NONE };
         }
-        // 1b: compaction (in place: `kept <= i`), radial bin, lowest z per polar cell.
         let mut kept = 0usize;
         for i in 0..n {
             let packed = crop_cell[i];
@@ -289,16 +298,15 @@ impl LidarDetector {
             }
             let cell = (packed >> 16) as usize * bins + lut[(packed & 0xffff) as usize] as usize;
             if let Some(m) = min_z.get_mut(cell) {
-                *m = m.min(zs[i]);
+                *m = lo(*m, zs[i]);
             }
             crop_idx[kept] = i as u32;
             crop_cell[kept] = cell as u32;
             kept += 1;
         }
-        self.crop_idx.truncate(kept);
-        self.crop_cell.truncate(kept);
-        stats.non_finite = non_finite;
-        stats.cropped = n - kept - non_finite;
+        self.crop_len = kept;
+        stats.non_finite = non_finite as usize;
+        stats.cropped = n - kept - non_finite as usize;
     }
 
     /// Pass 2: the ground height of every polar cell, ray by ray.
@@ -334,7 +342,7 @@ impl LidarDetector {
     /// Pass 3: ground / non-ground per point; non-ground points enter the BEV grid.
     #[inline(never)]
     fn split_ground(&mut self, cloud: &PointCloud, stats: &mut LidarStats) {
-        let m = self.crop_idx.len();
+        let m = self.crop_len;
         for v in [
             &mut self.ng_x,
             &mut self.ng_y,
@@ -342,9 +350,9 @@ impl LidarDetector {
             &mut self.ng_i,
             &mut self.ng_ground,
         ] {
-            v.resize(m, 0.0);
+            grow_to(v, m, 0.0);
         }
-        self.ng_slot.resize(m, 0);
+        grow_to(&mut self.ng_slot, m, 0);
         self.occ_cell.clear();
         let cfg = &self.cfg;
         let inv_cell = 1.0 / cfg.cluster_cell_m;
@@ -364,7 +372,8 @@ impl LidarDetector {
         let ng_i = &mut self.ng_i[..m];
         let intensity = &cloud.intensity[..];
         let (mut k_out, mut ground, mut too_high) = (0usize, 0usize, 0usize);
-        for (&i, &cell) in self.crop_idx.iter().zip(&self.crop_cell) {
+        let cropped = self.crop_idx[..m].iter().zip(&self.crop_cell[..m]);
+        for (&i, &cell) in cropped {
             let i = i as usize;
             let (x, y, z) = (cloud.x[i], cloud.y[i], cloud.z[i]);
             let g = ground_z[cell as usize];
@@ -394,20 +403,11 @@ impl LidarDetector {
             ng_slot[k_out] = slot;
             k_out += 1;
         }
-        for v in [
-            &mut self.ng_x,
-            &mut self.ng_y,
-            &mut self.ng_z,
-            &mut self.ng_i,
-            &mut self.ng_ground,
-        ] {
-            v.truncate(k_out);
-        }
-        self.ng_slot.truncate(k_out);
+        self.ng_len = k_out;
         // The share of dark returns, on every `DARK_SAMPLE_STEP`th non-ground return (apart
         // from the loop above, which stays lean).
         let dark_reflectance = self.cfg.dark_reflectance;
-        let sampled = self.ng_i.iter().step_by(DARK_SAMPLE_STEP);
+        let sampled = self.ng_i[..k_out].iter().step_by(DARK_SAMPLE_STEP);
         let (dark, seen) = sampled.fold((0usize, 0usize), |(d, n), &r| {
             (d + usize::from(r < dark_reflectance), n + 1)
         });
@@ -471,7 +471,8 @@ impl LidarDetector {
             }
             self.occ_cluster[slot] = self.occ_cluster[root];
         }
-        for &slot in &self.ng_slot {
+        let ng_slot = &self.ng_slot[..self.ng_len];
+        for &slot in ng_slot {
             self.cluster_count[self.occ_cluster[slot as usize] as usize] += 1;
         }
         self.cluster_start.clear();
@@ -481,9 +482,9 @@ impl LidarDetector {
             acc += c;
         }
         self.sorted.clear();
-        self.sorted.resize(self.ng_slot.len(), 0);
+        self.sorted.resize(self.ng_len, 0);
         // Fill using cluster_start as a cursor, then restore it.
-        for (p, &slot) in self.ng_slot.iter().enumerate() {
+        for (p, &slot) in ng_slot.iter().enumerate() {
             let c = self.occ_cluster[slot as usize] as usize;
             self.sorted[self.cluster_start[c] as usize] = p as u32;
             self.cluster_start[c] += 1;
@@ -541,10 +542,10 @@ impl LidarDetector {
         );
         for &p in idx {
             let (x, y) = (self.ng_x[p as usize], self.ng_y[p as usize]);
-            x0 = x0.min(x);
-            y0 = y0.min(y);
-            x1 = x1.max(x);
-            y1 = y1.max(y);
+            x0 = lo(x0, x);
+            y0 = lo(y0, y);
+            x1 = hi(x1, x);
+            y1 = hi(y1, y);
         }
         let nx = ((x1 - x0) / cell) as usize + 1;
         let ny = ((y1 - y0) / cell) as usize + 1;
@@ -660,8 +661,8 @@ impl LidarDetector {
             let p = p as usize;
             let z = self.ng_z[p];
             dark += u32::from(self.ng_i[p] < cfg.dark_reflectance);
-            zmin = zmin.min(z);
-            zmax = zmax.max(z);
+            zmin = lo(zmin, z);
+            zmax = hi(zmax, z);
             gsum += self.ng_ground[p];
             zsum += z;
             zsq += z * z;
@@ -724,11 +725,11 @@ impl LidarDetector {
             }
             if z > half_m {
                 upper += 1;
-                umin = umin.min(along);
-                umax = umax.max(along);
+                umin = lo(umin, along);
+                umax = hi(umax, along);
                 if z > roof_m {
-                    rmin = rmin.min(along);
-                    rmax = rmax.max(along);
+                    rmin = lo(rmin, along);
+                    rmax = hi(rmax, along);
                 }
             }
         }
@@ -859,8 +860,8 @@ impl Profile {
         let b = band.min(PROFILE_BANDS - 1);
         self.count[b] += 1;
         let (a, c) = (&mut self.along[b], &mut self.across[b]);
-        *a = (a.0.min(along), a.1.max(along));
-        *c = (c.0.min(across), c.1.max(across));
+        *a = (lo(a.0, along), hi(a.1, along));
+        *c = (lo(c.0, across), hi(c.1, across));
     }
 
     /// Horizontal extent (diagonal of the bounding rectangle) of band `b`, m; 0 when empty.
@@ -964,21 +965,12 @@ fn union(parent: &mut [u32], a: u32, b: u32) {
     }
 }
 
-/// `atan2` to within about 0.02 degrees, several times faster than the libm one.
-fn fast_atan2(y: f32, x: f32) -> f32 {
-    let (ax, ay) = (x.abs(), y.abs());
-    let (mx, mn) = if ax > ay { (ax, ay) } else { (ay, ax) };
-    let a = mn / mx.max(f32::MIN_POSITIVE);
-    let s = a * a;
-    let mut r = ((-0.046_496_475 * s + 0.159_314_22) * s - 0.327_622_76) * s * a + a;
-    // Selects rather than branches, so that loops calling this vectorize.
-    r = if ay > ax {
-        std::f32::consts::FRAC_PI_2 - r
-    } else {
-        r
-    };
-    r = if x < 0.0 { std::f32::consts::PI - r } else { r };
-    if y < 0.0 { -r } else { r }
+/// Makes `v` at least `n` long, filling new entries with `fill`; never shrinks it, so a
+/// steady stream of sweeps writes each buffer once per sweep instead of clearing it too.
+fn grow_to<T: Copy>(v: &mut Vec<T>, n: usize, fill: T) {
+    if v.len() < n {
+        v.resize(n, fill);
+    }
 }
 
 #[cfg(test)]
@@ -1253,21 +1245,5 @@ mod tests {
             (far - f64::from(cfg.vehicle_min_size_m[0])).abs() < 0.05,
             "{lengths:?}"
         );
-    }
-
-    #[test]
-    fn fast_atan2_is_close() {
-        for i in 0..3600 {
-            let a = (i as f32 - 1800.0).to_radians() * 0.1;
-            for r in [0.5f32, 10.0, 80.0] {
-                let (y, x) = (r * a.sin(), r * a.cos());
-                let d = (fast_atan2(y, x) - y.atan2(x)).abs();
-                assert!(
-                    d < 3e-4 || (d - std::f32::consts::TAU).abs() < 3e-4,
-                    "{a} {d}"
-                );
-            }
-        }
-        assert_eq!(fast_atan2(0.0, 0.0), 0.0);
     }
 }

@@ -18,6 +18,7 @@ pub mod boxfit;
 pub mod classify;
 pub mod config;
 pub mod detector;
+mod fastmath;
 pub mod recall;
 pub mod synthetic;
 

@@ -51,9 +51,11 @@ pub fn read_velodyne_into(
     };
     bytes.clear();
     let limit = (MAX_SCAN_POINTS * POINT_BYTES) as u64;
-    std::fs::File::open(path)
-        .and_then(|f| f.take(limit + 1).read_to_end(bytes))
-        .map_err(io)?;
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    // Sized once from the file's length (capped), not grown by doubling while reading.
+    let size_hint = file.metadata().map_or(0, |m| m.len().min(limit + 1));
+    bytes.reserve(usize::try_from(size_hint).unwrap_or(0));
+    (&mut file).take(limit + 1).read_to_end(bytes).map_err(io)?;
     if bytes.len() as u64 > limit {
         return Err(KittiError::ScanTooLarge {
             path: path.to_path_buf(),
