@@ -103,6 +103,14 @@ pub struct ClassParams {
     pub yield_to: Vec<ObjectClass>,
     /// Center distance under which [`ClassParams::yield_to`] applies, m.
     pub yield_distance_m: f64,
+    /// Hits over which a track's published score builds up: the score is scaled by
+    /// `1 - exp(-hits / score_ramp_hits)` (0.63 at this many hits, 0.95 at three times as
+    /// many), so a track's confidence counts the detections it has gathered. A clutter track
+    /// (a bush the lidar classifier calls a vehicle for a few frames) ends after a few hits
+    /// while an object's goes on, and an evaluation that averages the score over the track
+    /// (KITTI) then ranks the short track below a long one whose detections score the same.
+    /// 0 turns it off (the score is then the [`ClassParams::score_source`]'s alone).
+    pub score_ramp_hits: f64,
 }
 
 impl Default for ClassParams {
@@ -133,6 +141,7 @@ impl Default for ClassParams {
             publish_detection_box: false,
             yield_to: Vec::new(),
             yield_distance_m: 1.0,
+            score_ramp_hits: 3.0,
         }
     }
 }
@@ -208,7 +217,9 @@ impl TrackerConfig {
     /// detection at the same place (PointRCNN's pedestrian model fires on riders); coasting
     /// boxes are published for up to three frames, which assumes tracks that leave the camera's
     /// view are not scored (`kitti track --calib`). The same values ship as
-    /// launch/kitti_tracking.yaml.
+    /// launch/kitti_tracking.yaml. Their score does not build up with the hits
+    /// (`score_ramp_hits` 0): the detector's score ranks PointRCNN's detections, and the car
+    /// score's existence factor already counts the hits.
     pub fn kitti_pointrcnn() -> Self {
         let car = ClassParams {
             association: AssociationMetric::Giou3d,
@@ -221,6 +232,7 @@ impl TrackerConfig {
             max_coast_s: 1.0,
             coast_score_factor: 0.3,
             publish_detection_box: true,
+            score_ramp_hits: 0.0,
             ..ClassParams::default()
         };
         let pedestrian = ClassParams {
@@ -233,6 +245,7 @@ impl TrackerConfig {
             max_coast_s: 0.6,
             publish_detection_box: true,
             yield_to: vec![ObjectClass::Bicycle],
+            score_ramp_hits: 0.0,
             ..ClassParams::pedestrian()
         };
         let cyclist = ClassParams {
@@ -242,6 +255,7 @@ impl TrackerConfig {
             score_source: ScoreSource::Existence,
             publish_coast_s: 0.3,
             publish_detection_box: true,
+            score_ramp_hits: 0.0,
             ..ClassParams::cyclist()
         };
         Self {
@@ -319,6 +333,7 @@ impl Validate for ClassParams {
         );
         c.count("yield_to", self.yield_to.len(), 0, 16);
         c.non_negative("yield_distance_m", self.yield_distance_m, 100.0);
+        c.non_negative("score_ramp_hits", self.score_ramp_hits, 1000.0);
     }
 }
 
@@ -353,6 +368,9 @@ mod tests {
             "car:\n  detection_probability: 2\n",
             "car:\n  max_coast_s: -1\n",
             "car:\n  min_hits: 4000000000\n",
+            "car:\n  score_ramp_hits: .nan\n",
+            "car:\n  score_ramp_hits: -1\n",
+            "car:\n  score_ramp_hits: 1e9\n",
         ] {
             let doc = YamlDoc::parse(text, "t.yaml").unwrap();
             let cfg: TrackerConfig = doc.deserialize().unwrap();

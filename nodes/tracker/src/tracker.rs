@@ -27,6 +27,15 @@ use fusionrt_core::{
 };
 use nalgebra::{Matrix6, Vector3, Vector4};
 
+/// The factor a track's published score builds up by with its hits (`score_ramp_hits`).
+fn score_ramp(p: &ClassParams, hits: u32) -> f32 {
+    if p.score_ramp_hits > 0.0 {
+        (1.0 - (-f64::from(hits) / p.score_ramp_hits).exp()) as f32
+    } else {
+        1.0
+    }
+}
+
 /// Cost given to pairs outside the gate in a component's dense matrix.
 const INFEASIBLE: f64 = 1e6;
 
@@ -342,7 +351,7 @@ impl Tracker {
             ScoreSource::Detection => det,
             ScoreSource::Existence => t.existence,
             ScoreSource::Product => det * t.existence,
-        };
+        } * score_ramp(p, t.hits);
         Track {
             id: t.id,
             state,
@@ -629,6 +638,32 @@ mod tests {
         assert!(out[0].id != id);
         assert!(out[0].existence_probability > 0.5);
         assert_eq!(out[0].age_ns, 2 * DT_NS);
+    }
+
+    #[test]
+    fn the_published_score_builds_up_with_the_hits() {
+        let mut cfg = TrackerConfig::default();
+        cfg.car.min_hits = 1;
+        cfg.car.score_ramp_hits = 3.0;
+        let mut trk = Tracker::new(&cfg, 1);
+        let mut out = Vec::new();
+        let d = [det(ObjectClass::Car, 10.0, 0.0, 0.8)];
+        let mut scores = Vec::new();
+        for k in 0..9 {
+            trk.update(k * DT_NS, &d, &mut out);
+            scores.push(out[0].score);
+        }
+        // 1 - exp(-1/3) of the detection's score at the first hit, 0.63 of it at the third,
+        // 0.95 at the ninth.
+        assert!((scores[0] - 0.8 * 0.2835).abs() < 1e-3, "{scores:?}");
+        assert!((scores[2] - 0.8 * 0.6321).abs() < 1e-3, "{scores:?}");
+        assert!((scores[8] - 0.8 * 0.9502).abs() < 1e-3, "{scores:?}");
+        assert!(scores.windows(2).all(|w| w[1] > w[0]), "{scores:?}");
+        // Off: the detection's score from the first hit.
+        cfg.car.score_ramp_hits = 0.0;
+        let mut trk = Tracker::new(&cfg, 1);
+        trk.update(0, &d, &mut out);
+        assert_eq!(out[0].score, 0.8);
     }
 
     #[test]
