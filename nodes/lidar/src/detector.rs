@@ -74,8 +74,8 @@ pub struct LidarDetector {
     /// Per polar cell: lowest z this frame, then the ground height.
     cell_min_z: Vec<f32>,
     cell_ground_z: Vec<f32>,
-    /// Cropped points: index into the cloud and polar cell. Like the non-ground buffers
-    /// below, these only grow; the first `crop_len` entries hold this sweep's points.
+    /// Cropped points: index into the cloud and polar cell. These only grow (every point of
+    /// a sweep is written); the first `crop_len` entries hold this sweep's cropped points.
     crop_idx: Vec<u32>,
     crop_cell: Vec<u32>,
     crop_len: usize,
@@ -87,8 +87,6 @@ pub struct LidarDetector {
     ng_i: Vec<f32>,
     ng_ground: Vec<f32>,
     ng_slot: Vec<u32>,
-    /// Non-ground points this sweep: the valid prefix of the `ng_*` buffers.
-    ng_len: usize,
     /// BEV grid: cell -> occupied slot (or NONE).
     grid: Vec<u32>,
     grid_width: usize,
@@ -181,7 +179,6 @@ impl LidarDetector {
             ng_i: Vec::with_capacity(n),
             ng_ground: Vec::with_capacity(n),
             ng_slot: Vec::with_capacity(n),
-            ng_len: 0,
             grid: vec![NONE; grid_width * grid_width],
             grid_width,
             grid_half_m,
@@ -343,6 +340,8 @@ impl LidarDetector {
     #[inline(never)]
     fn split_ground(&mut self, cloud: &PointCloud, stats: &mut LidarStats) {
         let m = self.crop_len;
+        // Pushed rather than written into buffers sized for every cropped point: about a
+        // third of the points are above the ground, and a buffer never touched costs nothing.
         for v in [
             &mut self.ng_x,
             &mut self.ng_y,
@@ -350,9 +349,9 @@ impl LidarDetector {
             &mut self.ng_i,
             &mut self.ng_ground,
         ] {
-            grow_to(v, m, 0.0);
+            v.clear();
         }
-        grow_to(&mut self.ng_slot, m, 0);
+        self.ng_slot.clear();
         self.occ_cell.clear();
         let cfg = &self.cfg;
         let inv_cell = 1.0 / cfg.cluster_cell_m;
@@ -363,15 +362,10 @@ impl LidarDetector {
         let ground_z = &self.cell_ground_z[..];
         let grid = &mut self.grid[..];
         let occ_cell = &mut self.occ_cell;
-        let (ng_x, ng_y, ng_z) = (
-            &mut self.ng_x[..m],
-            &mut self.ng_y[..m],
-            &mut self.ng_z[..m],
-        );
-        let (ng_ground, ng_slot) = (&mut self.ng_ground[..m], &mut self.ng_slot[..m]);
-        let ng_i = &mut self.ng_i[..m];
+        let (ng_x, ng_y, ng_z) = (&mut self.ng_x, &mut self.ng_y, &mut self.ng_z);
+        let (ng_ground, ng_slot, ng_i) = (&mut self.ng_ground, &mut self.ng_slot, &mut self.ng_i);
         let intensity = &cloud.intensity[..];
-        let (mut k_out, mut ground, mut too_high) = (0usize, 0usize, 0usize);
+        let (mut ground, mut too_high) = (0usize, 0usize);
         let cropped = self.crop_idx[..m].iter().zip(&self.crop_cell[..m]);
         for (&i, &cell) in cropped {
             let i = i as usize;
@@ -395,15 +389,14 @@ impl LidarDetector {
                 grid[gi] = slot;
                 occ_cell.push(gi as u32);
             }
-            ng_x[k_out] = x;
-            ng_y[k_out] = y;
-            ng_z[k_out] = z;
-            ng_i[k_out] = intensity.get(i).copied().unwrap_or(f32::NAN);
-            ng_ground[k_out] = g;
-            ng_slot[k_out] = slot;
-            k_out += 1;
+            ng_x.push(x);
+            ng_y.push(y);
+            ng_z.push(z);
+            ng_i.push(intensity.get(i).copied().unwrap_or(f32::NAN));
+            ng_ground.push(g);
+            ng_slot.push(slot);
         }
-        self.ng_len = k_out;
+        let k_out = self.ng_slot.len();
         // The share of dark returns, on every `DARK_SAMPLE_STEP`th non-ground return (apart
         // from the loop above, which stays lean).
         let dark_reflectance = self.cfg.dark_reflectance;
@@ -471,7 +464,7 @@ impl LidarDetector {
             }
             self.occ_cluster[slot] = self.occ_cluster[root];
         }
-        let ng_slot = &self.ng_slot[..self.ng_len];
+        let ng_slot = &self.ng_slot[..];
         for &slot in ng_slot {
             self.cluster_count[self.occ_cluster[slot as usize] as usize] += 1;
         }
@@ -482,7 +475,7 @@ impl LidarDetector {
             acc += c;
         }
         self.sorted.clear();
-        self.sorted.resize(self.ng_len, 0);
+        self.sorted.resize(self.ng_slot.len(), 0);
         // Fill using cluster_start as a cursor, then restore it.
         for (p, &slot) in ng_slot.iter().enumerate() {
             let c = self.occ_cluster[slot as usize] as usize;

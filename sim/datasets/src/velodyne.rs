@@ -38,9 +38,25 @@ pub fn read_velodyne(path: &Path) -> Result<PointCloud, KittiError> {
     Ok(cloud)
 }
 
+/// Bytes read from a scan file at a time: the file is decoded as it is read, never held whole.
+const READ_CHUNK_BYTES: usize = 1 << 18;
+
 /// Reads a scan into `cloud`, reusing its capacity and the byte buffer `bytes` (a steady
-/// stream of scans allocates nothing once the buffers are large enough).
+/// stream of scans allocates nothing once the buffers are large enough). The file is read and
+/// decoded [`READ_CHUNK_BYTES`] at a time. On an error `cloud` is left empty.
 pub fn read_velodyne_into(
+    path: &Path,
+    cloud: &mut PointCloud,
+    bytes: &mut Vec<u8>,
+) -> Result<VelodyneStats, KittiError> {
+    let result = read_chunks(path, cloud, bytes);
+    if result.is_err() {
+        cloud.clear();
+    }
+    result
+}
+
+fn read_chunks(
     path: &Path,
     cloud: &mut PointCloud,
     bytes: &mut Vec<u8>,
@@ -49,20 +65,42 @@ pub fn read_velodyne_into(
         path: path.to_path_buf(),
         source,
     };
-    bytes.clear();
-    let limit = (MAX_SCAN_POINTS * POINT_BYTES) as u64;
+    let limit = MAX_SCAN_POINTS * POINT_BYTES;
     let mut file = std::fs::File::open(path).map_err(io)?;
-    // Sized once from the file's length (capped), not grown by doubling while reading.
-    let size_hint = file.metadata().map_or(0, |m| m.len().min(limit + 1));
-    bytes.reserve(usize::try_from(size_hint).unwrap_or(0));
-    (&mut file).take(limit + 1).read_to_end(bytes).map_err(io)?;
-    if bytes.len() as u64 > limit {
-        return Err(KittiError::ScanTooLarge {
+    let size_hint = file.metadata().map_or(0, |m| m.len()).min(limit as u64) as usize;
+    start_scan(cloud, size_hint / POINT_BYTES);
+    bytes.clear();
+    bytes.resize(READ_CHUNK_BYTES, 0);
+    let (mut total, mut pending) = (0usize, 0usize);
+    let mut stats = VelodyneStats::default();
+    loop {
+        let got = match file.read(&mut bytes[pending..]) {
+            Ok(0) => break,
+            Ok(got) => got,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io(e)),
+        };
+        total += got;
+        if total > limit {
+            return Err(KittiError::ScanTooLarge {
+                path: path.to_path_buf(),
+                max_points: MAX_SCAN_POINTS,
+            });
+        }
+        let filled = pending + got;
+        let whole = filled - filled % POINT_BYTES;
+        push_points(&bytes[..whole], cloud, &mut stats);
+        bytes.copy_within(whole..filled, 0);
+        pending = filled - whole;
+    }
+    if pending != 0 {
+        return Err(KittiError::ScanSize {
             path: path.to_path_buf(),
-            max_points: MAX_SCAN_POINTS,
+            size: total,
         });
     }
-    parse_velodyne(path, bytes, cloud)
+    stats.points = cloud.len();
+    Ok(stats)
 }
 
 /// Decodes the bytes of a scan into `cloud` (cleared first); `path` names the source in errors.
@@ -83,23 +121,34 @@ pub fn parse_velodyne(
             size: bytes.len(),
         });
     }
+    start_scan(cloud, bytes.len() / POINT_BYTES);
+    let mut stats = VelodyneStats::default();
+    push_points(bytes, cloud, &mut stats);
+    stats.points = cloud.len();
+    Ok(stats)
+}
+
+/// Empties `cloud` for a scan of about `points` points, with an intensity channel.
+fn start_scan(cloud: &mut PointCloud, points: usize) {
     cloud.clear();
     if cloud.frame_id != VELODYNE_FRAME {
         cloud.frame_id.clear();
         cloud.frame_id.push_str(VELODYNE_FRAME);
     }
-    let n = bytes.len() / POINT_BYTES;
     let want = Channels {
         intensity: true,
         ..Channels::default()
     };
-    if cloud.x.capacity() < n {
+    if cloud.x.capacity() < points {
         *cloud = PointCloud {
             frame_id: VELODYNE_FRAME.to_string(),
-            ..PointCloud::with_capacity(n, want)
+            ..PointCloud::with_capacity(points, want)
         };
     }
-    let mut stats = VelodyneStats::default();
+}
+
+/// Appends the whole points of `bytes` (a multiple of [`POINT_BYTES`]) to `cloud`.
+fn push_points(bytes: &[u8], cloud: &mut PointCloud, stats: &mut VelodyneStats) {
     for p in bytes.chunks_exact(POINT_BYTES) {
         let f = |i: usize| f32::from_le_bytes([p[4 * i], p[4 * i + 1], p[4 * i + 2], p[4 * i + 3]]);
         let (x, y, z, r) = (f(0), f(1), f(2), f(3));
@@ -109,8 +158,6 @@ pub fn parse_velodyne(
         }
         cloud.push_xyzi(x, y, z, if r.is_finite() { r } else { 0.0 });
     }
-    stats.points = cloud.len();
-    Ok(stats)
 }
 
 #[cfg(test)]
@@ -209,5 +256,44 @@ mod tests {
             err.contains("/dev/zero") && err.contains("4194304 points"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_file_read_in_chunks_equals_its_bytes_parsed_whole() {
+        // More points than one read chunk holds, with a NaN point on each side of a boundary.
+        let n = READ_CHUNK_BYTES / POINT_BYTES * 2 + 7;
+        let points: Vec<[f32; 4]> = (0..n)
+            .map(|i| {
+                let v = i as f32;
+                let x = if i % 16_383 == 0 { f32::NAN } else { v };
+                [x, -v, 0.5 * v, (i % 100) as f32 / 100.0]
+            })
+            .collect();
+        let bytes = encode(&points);
+        let dir = std::env::temp_dir().join(format!("fusionrt-velodyne-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("scan.bin");
+        std::fs::write(&path, &bytes).unwrap();
+        let (mut whole, mut chunked, mut buf) =
+            (PointCloud::default(), PointCloud::default(), Vec::new());
+        let expected = parse_velodyne(&path, &bytes, &mut whole).unwrap();
+        assert_eq!(
+            read_velodyne_into(&path, &mut chunked, &mut buf).unwrap(),
+            expected
+        );
+        assert_eq!(
+            (&chunked.x, &chunked.intensity),
+            (&whole.x, &whole.intensity)
+        );
+        // A truncated last point: the file's size is named and the cloud left empty.
+        std::fs::write(&path, &bytes[..bytes.len() - 3]).unwrap();
+        let err = read_velodyne_into(&path, &mut chunked, &mut buf).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains(&format!("{} bytes", bytes.len() - 3)),
+            "{err}"
+        );
+        assert!(chunked.is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
