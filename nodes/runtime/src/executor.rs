@@ -673,6 +673,9 @@ pub fn run_realtime(
         changed: Condvar::new(),
         in_flight: Mutex::new(vec![None; cameras]),
     };
+    // Before the first sweep can arrive: its buffers allocated and touched now, the first
+    // sweep is not late for the page faults.
+    lidar.warm_up();
     let start = Instant::now();
     let paced = options.rate_factor.is_some();
     // The clock starts at the first stamped event: read up to it.

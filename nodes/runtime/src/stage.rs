@@ -242,6 +242,13 @@ impl LidarStage {
     }
 }
 
+impl LidarStage {
+    /// Runs the detector once on a synthetic sweep (see [`LidarDetector::warm_up`]).
+    pub fn warm_up(&mut self) {
+        self.detector.warm_up();
+    }
+}
+
 impl Stage<PointCloud, Vec<Obstacle3D>> for LidarStage {
     fn name(&self) -> &str {
         "lidar"
