@@ -400,12 +400,16 @@ def main():
         windows = [{kv.key: float(kv.value) for st in d.status if st.name == 'fusionrt: pipeline'
                     for kv in st.values if kv.key.startswith(('input_age_ms', 'pipeline_latency_ms'))}
                    for d in diagnostics]
-        windows = [w for w in windows if 'input_age_ms_p50' in w]
-        for w in windows:
+        lidar_max = [{kv.key: float(kv.value) for st in d.status if st.name == 'fusionrt: lidar'
+                      for kv in st.values if kv.key == 'processing_time_ms_max'}
+                     for d in diagnostics]
+        windows = [(w, l) for w, l in zip(windows, lidar_max) if 'input_age_ms_p50' in w]
+        for w, l in windows:
             print(f'  node, per 1 s window: sweep age on arrival p50 {w["input_age_ms_p50"]:.1f} / '
                   f'p99 {w["input_age_ms_p99"]:.1f} ms; stamp to publish p50 '
                   f'{w.get("pipeline_latency_ms_p50", float("nan")):.1f} / '
-                  f'p99 {w.get("pipeline_latency_ms_p99", float("nan")):.1f} ms')
+                  f'p99 {w.get("pipeline_latency_ms_p99", float("nan")):.1f} ms; lidar stage max '
+                  f'{l.get("processing_time_ms_max", float("nan")):.1f} ms')
         if publish_ms:
             publish_ms.sort()
             publish_late_ms.sort()
