@@ -108,10 +108,11 @@ impl Assembler {
         }
     }
 
-    /// Decodes one message into zero or more events, appended to `out`.
-    pub fn assemble(&mut self, raw: &RawInput, out: &mut Vec<Event>) {
+    /// Decodes one message into zero or more events, appended to `out`. The message is
+    /// consumed: a cloud's points move from its CDR buffer into the decoded message.
+    pub fn assemble(&mut self, raw: RawInput, out: &mut Vec<Event>) {
         match raw.input {
-            Input::PointCloud => self.pointcloud(&raw.cdr, out),
+            Input::PointCloud => self.pointcloud(raw.cdr, out),
             Input::Image(i) => {
                 self.set_status(i, |s| s.images += 1);
                 match sensor::decode_image(&raw.cdr) {
@@ -175,9 +176,9 @@ impl Assembler {
         }
     }
 
-    fn pointcloud(&mut self, cdr: &[u8], out: &mut Vec<Event>) {
+    fn pointcloud(&mut self, cdr: Vec<u8>, out: &mut Vec<Event>) {
         const TOPIC: &str = "input/pointcloud";
-        let msg = match sensor::decode_pointcloud2(cdr) {
+        let msg = match sensor::decode_pointcloud2_owned(cdr) {
             Ok(m) => m,
             Err(e) => return out.push(skipped("pointcloud_bad_input", TOPIC, &e)),
         };
@@ -382,11 +383,11 @@ pub(crate) mod tests {
         let good = cloud_cdr(&[[1.0, 2.0, 3.0], [f32::NAN, 0.0, 0.0]]);
         // Short data: the payload cut in the middle of the points.
         a.assemble(
-            &raw(Input::PointCloud, good[..good.len() - 9].to_vec()),
+            raw(Input::PointCloud, good[..good.len() - 9].to_vec()),
             &mut out,
         );
-        a.assemble(&raw(Input::PointCloud, vec![0, 1, 0, 0, 5]), &mut out);
-        a.assemble(&raw(Input::PointCloud, good.clone()), &mut out);
+        a.assemble(raw(Input::PointCloud, vec![0, 1, 0, 0, 5]), &mut out);
+        a.assemble(raw(Input::PointCloud, good.clone()), &mut out);
         assert_eq!(
             reasons(&out),
             ["pointcloud_bad_input", "pointcloud_bad_input"]
@@ -415,7 +416,7 @@ pub(crate) mod tests {
             },
         };
         a.assemble(
-            &raw(Input::PointCloud, cloud_cdr(&[[1.0, 0.0, 0.0]])),
+            raw(Input::PointCloud, cloud_cdr(&[[1.0, 0.0, 0.0]])),
             &mut out,
         );
         let info = CameraInfo {
@@ -431,13 +432,13 @@ pub(crate) mod tests {
                 50.0, 0.0, 50.0, 0.0, 0.0, 50.0, 25.0, 0.0, 0.0, 0.0, 1.0, 0.0,
             ],
         };
-        a.assemble(&raw(Input::CameraInfo(0), info.to_cdr()), &mut out);
+        a.assemble(raw(Input::CameraInfo(0), info.to_cdr()), &mut out);
         assert!(out.iter().all(|e| !matches!(e, Event::CameraCalib { .. })));
         assert!(a.camera_status().lock().unwrap()[0].problem.is_some());
         let tf = TfMessage {
             transforms: vec![t("velodyne", "cam"), t("cam", "velodyne")],
         };
-        a.assemble(&raw(Input::Tf, tf.to_cdr()), &mut out);
+        a.assemble(raw(Input::Tf, tf.to_cdr()), &mut out);
         assert_eq!(reasons(&out), ["tf_bad_input"]);
         assert!(
             out.iter()
@@ -452,7 +453,7 @@ pub(crate) mod tests {
             d: Vec::new(),
             ..info
         };
-        a.assemble(&raw(Input::CameraInfo(0), zeros.to_cdr()), &mut out);
+        a.assemble(raw(Input::CameraInfo(0), zeros.to_cdr()), &mut out);
         assert_eq!(reasons(&out), ["tf_bad_input", "camera_info_bad_input"]);
     }
 
@@ -468,13 +469,13 @@ pub(crate) mod tests {
             data: vec![1, 2, 3],
         };
         a.assemble(
-            &raw(Input::CompressedImage(0), compressed.to_cdr()),
+            raw(Input::CompressedImage(0), compressed.to_cdr()),
             &mut out,
         );
         assert!(out.is_empty(), "{out:?}");
         // A message that is not a CompressedImage is still a bad input.
         a.assemble(
-            &raw(Input::CompressedImage(0), vec![0, 1, 0, 0, 5]),
+            raw(Input::CompressedImage(0), vec![0, 1, 0, 0, 5]),
             &mut out,
         );
         assert_eq!(reasons(&out), ["image_bad_input"]);

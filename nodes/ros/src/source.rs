@@ -84,9 +84,10 @@ impl Source for RosSource {
             let Some(raw) = self.inbox.pop(Duration::from_millis(100)) else {
                 continue;
             };
-            self.assembler.assemble(&raw, &mut self.scratch);
-            if let (Input::PointCloud, Some((now, ages))) = (raw.input, &self.arrival) {
-                let waited = i64::try_from(raw.received.elapsed().as_nanos()).unwrap_or(i64::MAX);
+            let (input, received) = (raw.input, raw.received);
+            self.assembler.assemble(raw, &mut self.scratch);
+            if let (Input::PointCloud, Some((now, ages))) = (input, &self.arrival) {
+                let waited = i64::try_from(received.elapsed().as_nanos()).unwrap_or(i64::MAX);
                 let arrived_ns = now().saturating_sub(waited);
                 for event in &self.scratch {
                     if let Event::Lidar { cloud, .. } = event {

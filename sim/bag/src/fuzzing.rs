@@ -38,9 +38,16 @@ pub fn cdr_messages(data: &[u8]) {
 }
 
 /// Decodes `data` as a PointCloud2 and converts it; a cloud that converts must be consistent
-/// (every channel as long as `x`, no more points than the message holds).
+/// (every channel as long as `x`, no more points than the message holds). Decoding the payload
+/// in place ([`sensor::decode_pointcloud2_owned`]) must give the same message or error.
 pub fn pointcloud2(data: &[u8]) {
-    let Ok(msg) = sensor::decode_pointcloud2(data) else {
+    let decoded = sensor::decode_pointcloud2(data);
+    let owned = sensor::decode_pointcloud2_owned(data.to_vec());
+    assert_eq!(
+        decoded.as_ref().map_err(ToString::to_string),
+        owned.as_ref().map_err(ToString::to_string)
+    );
+    let Ok(msg) = decoded else {
         return;
     };
     let mut cloud = PointCloud::default();

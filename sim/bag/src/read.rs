@@ -841,8 +841,29 @@ impl BagReader {
     /// skipped and counted; a malformed payload is counted and returned as
     /// [`BagError::Decode`] (naming bag, topic and index), after which reading may go on.
     pub fn next_decoded(&mut self) -> Result<Option<(RawMessage, Decoded)>, BagError> {
-        while let Some(raw) = self.next_message()? {
-            match msgs::decode(&raw.topic.type_name, &raw.data) {
+        self.next_decoded_with(false)
+    }
+
+    /// [`BagReader::next_decoded`] for a caller that does not keep the raw bytes: each payload
+    /// is moved into its decoded message (a PointCloud2's points are not copied) and the
+    /// returned [`RawMessage::data`] is empty.
+    pub fn next_decoded_taking_payload(
+        &mut self,
+    ) -> Result<Option<(RawMessage, Decoded)>, BagError> {
+        self.next_decoded_with(true)
+    }
+
+    fn next_decoded_with(
+        &mut self,
+        take_payload: bool,
+    ) -> Result<Option<(RawMessage, Decoded)>, BagError> {
+        while let Some(mut raw) = self.next_message()? {
+            let decoded = if take_payload {
+                msgs::decode_owned(&raw.topic.type_name, std::mem::take(&mut raw.data))
+            } else {
+                msgs::decode(&raw.topic.type_name, &raw.data)
+            };
+            match decoded {
                 Ok(Some(decoded)) => return Ok(Some((raw, decoded))),
                 Ok(None) => {
                     self.stats

@@ -306,16 +306,18 @@ fn to_cloud(msg: &PointCloud2) -> Result<PointCloud, PointCloud2Error> {
 }
 
 /// The reading thread's side: reads until the end, an error that ends the bag, or until the
-/// source hangs up. Without `keep_raw` (no input tap) the raw bytes of each decoded message are
-/// freed here: buffers freed on the thread that made them are reused by the next message,
-/// where freeing them on the graph's thread handed the pages back to the kernel every sweep.
+/// source hangs up. Without `keep_raw` (no input tap) each payload is moved into its decoded
+/// message (a cloud's points are not copied), and a cloud's bytes are freed here once
+/// converted: buffers freed on the thread that made them are reused by the next message, where
+/// freeing them on the graph's thread handed the pages back to the kernel every sweep.
 fn read_ahead(mut reader: BagReader, tx: SyncSender<ReadItem>, keep_raw: bool) {
     loop {
-        let mut message = reader.next_decoded();
+        let mut message = if keep_raw {
+            reader.next_decoded()
+        } else {
+            reader.next_decoded_taking_payload()
+        };
         let end = !matches!(message, Ok(Some(_)) | Err(BagError::Decode { .. }));
-        if let (false, Ok(Some((raw, _)))) = (keep_raw, &mut message) {
-            raw.data = Vec::new();
-        }
         let cloud = match &mut message {
             Ok(Some((_, Decoded::PointCloud2(msg)))) => {
                 let converted = to_cloud(msg);

@@ -87,6 +87,17 @@ pub fn decode(type_name: &str, payload: &[u8]) -> Result<Option<Decoded>, MsgErr
     }))
 }
 
+/// [`decode`] taking the payload: a PointCloud2's data is moved out of it, not copied (see
+/// [`sensor::decode_pointcloud2_owned`]); other types borrow it.
+pub fn decode_owned(type_name: &str, payload: Vec<u8>) -> Result<Option<Decoded>, MsgError> {
+    if normalize_type(type_name) == "sensor_msgs/msg/PointCloud2" {
+        return Ok(Some(Decoded::PointCloud2(
+            sensor::decode_pointcloud2_owned(payload)?,
+        )));
+    }
+    decode(type_name, &payload)
+}
+
 /// `pkg/Type` (ROS 1 style, seen in some converted bags) as `pkg/msg/Type`; others unchanged.
 pub fn normalize_type(type_name: &str) -> &str {
     match type_name {

@@ -35,8 +35,30 @@ fn check_cloud_sizes(msg: &PointCloud2) -> Result<(), PointCloud2Error> {
 }
 
 /// Decodes a `sensor_msgs/msg/PointCloud2` payload (either endianness of the CDR and of the
-/// point data), checking that the data length matches `row_step x height`.
+/// point data), checking that the data length matches `row_step x height`. The points are
+/// copied out of `payload`.
 pub fn decode_pointcloud2(payload: &[u8]) -> Result<PointCloud2, MsgError> {
+    let (mut msg, points) = decode_pointcloud2_fields(payload)?;
+    msg.data = payload[points].to_vec();
+    check_cloud_sizes(&msg)?;
+    Ok(msg)
+}
+
+/// [`decode_pointcloud2`] taking the payload: its buffer becomes the cloud's data, so the
+/// points (megabytes per sweep) are moved within it rather than copied into fresh memory.
+pub fn decode_pointcloud2_owned(mut payload: Vec<u8>) -> Result<PointCloud2, MsgError> {
+    let (mut msg, points) = decode_pointcloud2_fields(&payload)?;
+    payload.truncate(points.end);
+    payload.drain(..points.start);
+    msg.data = payload;
+    check_cloud_sizes(&msg)?;
+    Ok(msg)
+}
+
+/// Every field of a PointCloud2 but its data (left empty), and where the data lies in `payload`.
+fn decode_pointcloud2_fields(
+    payload: &[u8],
+) -> Result<(PointCloud2, std::ops::Range<usize>), MsgError> {
     let mut r = CdrReader::new(payload)?;
     let (stamp_ns, frame_id) = read_header(&mut r)?;
     let height = r.u32("height")?;
@@ -55,7 +77,10 @@ pub fn decode_pointcloud2(payload: &[u8]) -> Result<PointCloud2, MsgError> {
     let is_bigendian = r.bool("is_bigendian")?;
     let point_step = r.u32("point_step")?;
     let row_step = r.u32("row_step")?;
-    let data = r.bytes("data")?.to_vec();
+    let data = r.bytes("data")?;
+    // Where the points lie in the payload (a sub-slice of it, so the difference is in range).
+    let start = data.as_ptr() as usize - payload.as_ptr() as usize;
+    let points = start..start + data.len();
     let is_dense = r.bool("is_dense")?;
     let msg = PointCloud2 {
         stamp_ns,
@@ -66,11 +91,10 @@ pub fn decode_pointcloud2(payload: &[u8]) -> Result<PointCloud2, MsgError> {
         is_bigendian,
         point_step,
         row_step,
-        data,
+        data: Vec::new(),
         is_dense,
     };
-    check_cloud_sizes(&msg)?;
-    Ok(msg)
+    Ok((msg, points))
 }
 
 impl RosMessage for PointCloud2 {
@@ -263,6 +287,7 @@ mod tests {
         let msg = cloud();
         let back = decode_pointcloud2(&msg.to_cdr()).unwrap();
         assert_eq!(back, msg);
+        assert_eq!(decode_pointcloud2_owned(msg.to_cdr()).unwrap(), msg);
         let mut pc = PointCloud::default();
         pc.fill_from_pointcloud2(&back).unwrap();
         assert_eq!(pc.z, vec![3.0, 9.5]);
@@ -307,6 +332,12 @@ mod tests {
         else {
             panic!("not a cloud")
         };
+        let Some(Decoded::PointCloud2(owned)) =
+            crate::msgs::decode_owned("sensor_msgs/msg/PointCloud2", b).unwrap()
+        else {
+            panic!("not a cloud")
+        };
+        assert_eq!(owned, msg);
         assert_eq!(msg.stamp_ns, 5_000_000_006);
         let mut pc = PointCloud::default();
         pc.fill_from_pointcloud2(&msg).unwrap();
@@ -324,8 +355,13 @@ mod tests {
             MsgError::PointCloud2(PointCloud2Error::DataLength { .. })
         ));
         let full = cloud().to_cdr();
+        assert!(decode_pointcloud2_owned(msg.to_cdr()).is_err());
         for cut in [0, 3, 10, 40, full.len() / 2, full.len() - 1] {
             assert!(decode_pointcloud2(&full[..cut]).is_err(), "cut {cut}");
+            assert!(
+                decode_pointcloud2_owned(full[..cut].to_vec()).is_err(),
+                "cut {cut}"
+            );
         }
     }
 
