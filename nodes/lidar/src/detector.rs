@@ -443,6 +443,7 @@ impl LidarDetector {
             let r = (x * x + y * y).sqrt();
             let tol = cfg.cluster_tolerance_m + cfg.cluster_tolerance_per_m * r;
             let k = ((tol / cell_m).round() as isize).max(1);
+            let mut root = find(&mut self.occ_parent, slot as u32);
             // Forward half of the (2k+1)^2 neighbourhood: each pair is visited once.
             for dy in 0..=k {
                 let ny = gy + dy;
@@ -457,7 +458,7 @@ impl LidarDetector {
                     }
                     let other = self.grid[(ny * w + nx) as usize];
                     if other != NONE {
-                        union(&mut self.occ_parent, slot as u32, other);
+                        root = link(&mut self.occ_parent, root, other);
                     }
                 }
             }
@@ -541,6 +542,7 @@ impl LidarDetector {
         stats: &mut LidarStats,
     ) {
         let cell = self.cfg.split_cell_m;
+        let inv_cell = 1.0 / cell;
         let (mut x0, mut y0, mut x1, mut y1) = (
             f32::INFINITY,
             f32::INFINITY,
@@ -565,8 +567,8 @@ impl LidarDetector {
         self.split_cells.clear();
         self.split_slot.clear();
         for &p in idx {
-            let gx = ((self.ng_x[p as usize] - x0) / cell) as usize;
-            let gy = ((self.ng_y[p as usize] - y0) / cell) as usize;
+            let gx = ((self.ng_x[p as usize] - x0) * inv_cell) as usize;
+            let gy = ((self.ng_y[p as usize] - y0) * inv_cell) as usize;
             let gi = gy.min(ny - 1) * nx + gx.min(nx - 1);
             let mut slot = self.split_grid[gi];
             if slot == NONE {
@@ -582,6 +584,7 @@ impl LidarDetector {
         for slot in 0..self.split_cells.len() {
             let gi = self.split_cells[slot] as isize;
             let (gx, gy) = (gi % w, gi / w);
+            let mut root = find(&mut self.split_parent, slot as u32);
             for (dx, dy) in [(1, 0), (-1, 1), (0, 1), (1, 1)] {
                 let (ox, oy) = (gx + dx, gy + dy);
                 if ox < 0 || ox >= w || oy >= h {
@@ -589,7 +592,7 @@ impl LidarDetector {
                 }
                 let other = self.split_grid[(oy * w + ox) as usize];
                 if other != NONE {
-                    union(&mut self.split_parent, slot as u32, other);
+                    root = link(&mut self.split_parent, root, other);
                 }
             }
         }
@@ -963,13 +966,15 @@ fn find(parent: &mut [u32], mut a: u32) -> u32 {
     a
 }
 
-fn union(parent: &mut [u32], a: u32, b: u32) {
-    let (ra, rb) = (find(parent, a), find(parent, b));
-    if ra != rb {
-        // The smaller index becomes the root: deterministic cluster order.
-        let (lo, hi) = if ra < rb { (ra, rb) } else { (rb, ra) };
-        parent[hi as usize] = lo;
-    }
+/// Joins the set whose root is `root` with `b`'s and returns the joined set's root. The smaller
+/// index becomes the root (every root is its set's smallest member): deterministic cluster
+/// order, and a caller joining many neighbours to one cell keeps its root instead of finding it
+/// again for each.
+fn link(parent: &mut [u32], root: u32, b: u32) -> u32 {
+    let rb = find(parent, b);
+    let (lo, hi) = if root < rb { (root, rb) } else { (rb, root) };
+    parent[hi as usize] = lo;
+    lo
 }
 
 /// Makes `v` at least `n` long, filling new entries with `fill`; never shrinks it, so a
