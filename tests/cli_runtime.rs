@@ -164,6 +164,30 @@ fn bench_pipeline_refuses_absurd_rates() {
 }
 
 #[test]
+fn bench_lidar_refuses_zero_and_absurd_counts() {
+    for (flag, value) in [
+        ("--iterations", "0"),
+        ("--iterations", "1000000000"),
+        ("--sizes", "0"),
+        ("--sizes", "1000,-5"),
+        ("--sizes", "1e30"),
+        ("--peer-runs", "0"),
+        ("--peer-runs", "nan"),
+    ] {
+        // Refused while the arguments are parsed: clap's message (with its usage hint) names
+        // the flag, exit status 2, nothing run.
+        let run = fusionrt(&["bench", "lidar", flag, value]);
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(2), "{flag} {value}: {stderr}");
+        assert!(
+            stderr.contains(flag) && !stderr.contains("panicked"),
+            "{stderr}"
+        );
+        assert!(run.stdout.is_empty(), "{flag} {value} ran");
+    }
+}
+
+#[test]
 fn ctrl_c_ends_a_paced_run_cleanly_with_complete_records() {
     let out = scratch("bench-pipeline-ctrl-c");
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_fusionrt"))

@@ -15,7 +15,7 @@ use anyhow::Context;
 use clap::Args;
 use fusionrt_core::PointCloud;
 use fusionrt_lidar::synthetic::{SceneSpec, generate};
-use fusionrt_lidar::{LidarConfig, LidarDetector};
+use fusionrt_lidar::{LidarConfig, LidarDetector, MAX_EXPECTED_POINTS};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -28,22 +28,23 @@ pub struct BenchLidarArgs {
     /// KITTI object folder with `velodyne/*.bin` (default: `$FUSIONRT_DATA/kitti_object`).
     #[arg(long)]
     data: Option<PathBuf>,
-    /// Timed runs per cloud (after 3 warm-up runs).
-    #[arg(long, default_value_t = 50)]
-    iterations: usize,
-    /// Synthetic sweep sizes, points.
+    /// Timed runs per cloud (after 3 warm-up runs), 1 to 100000.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    iterations: u32,
+    /// Synthetic sweep sizes, points, each 1 to 16777216 (the stage's largest sweep).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "30000,120000,500000,2000000"
+        default_value = "30000,120000,500000,2000000",
+        value_parser = clap::value_parser!(u32).range(1..=MAX_EXPECTED_POINTS as i64)
     )]
-    sizes: Vec<usize>,
+    sizes: Vec<u32>,
     /// A peer executable run as `PEER SCAN.bin OUT.json` side by side with this binary.
     #[arg(long)]
     peer: Option<PathBuf>,
-    /// Whole-process runs per side with `--peer`.
-    #[arg(long, default_value_t = 10)]
-    peer_runs: usize,
+    /// Whole-process runs per side with `--peer`, 1 to 1000.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    peer_runs: u32,
     /// Lidar stage configuration (YAML); defaults otherwise.
     #[arg(long)]
     config: Option<PathBuf>,
@@ -52,11 +53,6 @@ pub struct BenchLidarArgs {
 impl BenchLidarArgs {
     /// Runs the command.
     pub fn execute(self) -> anyhow::Result<()> {
-        if self.iterations == 0 {
-            return Err(bad_input(anyhow::anyhow!(
-                "--iterations must be at least 1"
-            )));
-        }
         let cfg: LidarConfig = match &self.config {
             Some(path) => fusionrt_core::config::load_yaml_file(path).map_err(bad_input)?,
             None => LidarConfig::default(),
@@ -96,7 +92,7 @@ impl BenchLidarArgs {
         }
         for &points in &self.sizes {
             let scene = generate(&SceneSpec {
-                points,
+                points: points as usize,
                 ..SceneSpec::default()
             });
             self.time_cloud(&mut detector, &format!("synthetic {points}"), &scene.cloud);
@@ -157,7 +153,7 @@ impl BenchLidarArgs {
             .arg(&ours_out);
         let mut peer_cmd = Command::new(peer);
         peer_cmd.arg(scan).arg(&peer_out);
-        let runs = self.peer_runs.max(1);
+        let runs = self.peer_runs;
         let (mut ours, mut theirs) = (Vec::new(), Vec::new());
         for _ in 0..runs {
             ours.push(run(&mut ours_cmd)?);
