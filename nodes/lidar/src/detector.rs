@@ -479,8 +479,7 @@ impl LidarDetector {
             }
             self.occ_cluster[slot] = self.occ_cluster[root];
         }
-        let ng_slot = &self.ng_slot[..];
-        for &slot in ng_slot {
+        for &slot in &self.ng_slot {
             self.cluster_count[self.occ_cluster[slot as usize] as usize] += 1;
         }
         self.cluster_start.clear();
@@ -492,7 +491,7 @@ impl LidarDetector {
         self.sorted.clear();
         self.sorted.resize(self.ng_slot.len(), 0);
         // Fill using cluster_start as a cursor, then restore it.
-        for (p, &slot) in ng_slot.iter().enumerate() {
+        for (p, &slot) in self.ng_slot.iter().enumerate() {
             let c = self.occ_cluster[slot as usize] as usize;
             self.sorted[self.cluster_start[c] as usize] = p as u32;
             self.cluster_start[c] += 1;
@@ -743,9 +742,9 @@ impl LidarDetector {
                 }
             }
         }
-        let span_ratio = |lo: f32, hi: f32| {
-            if hi >= lo {
-                ((hi - lo) / rect.length.max(0.05)).min(1.0)
+        let span_ratio = |from: f32, to: f32| {
+            if to >= from {
+                ((to - from) / rect.length.max(0.05)).min(1.0)
             } else {
                 0.0
             }
