@@ -2,7 +2,7 @@
 //! it, of which the node reads `--params-file` itself (rcl handles remapping and the rest).
 //!
 //! ```text
-//! fusionrt_node [--cameras N] [--camera model|none] [--seed N] --ros-args --params-file launch/fusionrt.yaml -r __ns:=/perception
+//! fusionrt_node [--cameras N] [--camera model|none] [--seed N] [--rt-priority N] --ros-args --params-file launch/fusionrt.yaml -r __ns:=/perception
 //! ```
 
 use std::path::PathBuf;
@@ -17,6 +17,8 @@ pub struct NodeArgs {
     pub camera_model: bool,
     /// Seed of the track ids.
     pub seed: u64,
+    /// SCHED_FIFO priority of the node's threads (1-99); 0: normal scheduling.
+    pub rt_priority: u8,
     /// Every `--params-file` after `--ros-args`, in order (later files override earlier ones).
     pub params_files: Vec<PathBuf>,
 }
@@ -24,7 +26,7 @@ pub struct NodeArgs {
 /// A bad command line (the node exits 2).
 #[derive(Debug, Error, PartialEq, Eq)]
 #[error(
-    "fusionrt_node: {0}\nusage: fusionrt_node [--cameras N] [--camera model|none] [--seed N] [--ros-args --params-file FILE ...]"
+    "fusionrt_node: {0}\nusage: fusionrt_node [--cameras N] [--camera model|none] [--seed N] [--rt-priority 0-99] [--ros-args --params-file FILE ...]"
 )]
 pub struct ArgsError(pub String);
 
@@ -35,6 +37,7 @@ impl NodeArgs {
             cameras: 1,
             camera_model: true,
             seed: 0,
+            rt_priority: 0,
             params_files: Vec::new(),
         };
         let mut it = args.into_iter();
@@ -83,6 +86,12 @@ impl NodeArgs {
                         .parse()
                         .map_err(|_| ArgsError(format!("--seed {v}: expected an integer")))?;
                 }
+                "--rt-priority" => {
+                    let v = value("--rt-priority")?;
+                    out.rt_priority = v.parse().ok().filter(|p| *p <= 99).ok_or_else(|| {
+                        ArgsError(format!("--rt-priority {v}: expected 0 (off) to 99"))
+                    })?;
+                }
                 other => return Err(ArgsError(format!("unknown argument {other}"))),
             }
         }
@@ -106,6 +115,11 @@ mod tests {
         assert_eq!(a.cameras, 2);
         assert!(!a.camera_model);
         assert_eq!(a.params_files, [PathBuf::from("a.yaml")]);
+        assert_eq!(a.rt_priority, 0);
+        assert_eq!(parse("--rt-priority 10").unwrap().rt_priority, 10);
+        for bad in ["-1", "100", "NaN", "1e3", ""] {
+            assert!(parse(&format!("--rt-priority {bad}")).is_err(), "{bad}");
+        }
         assert!(parse("--cameras 99").is_err());
         assert!(parse("--bogus").is_err());
         assert!(parse("--ros-args --params-file").is_err());

@@ -10,8 +10,8 @@
 //!   converted by `fusionrt_bag::msgs::autoware` (shared with replay's output.mcap);
 //!   [`diagnostics`]: /diagnostics at most once a second.
 //! - [`args`]: the node's command line; `node` (feature `ros2`): the r2r glue and the node's
-//!   main loop (binary `fusionrt_node`); `memory` (feature `ros2`): both heaps tuned and
-//!   prefaulted at start-up.
+//!   main loop (binary `fusionrt_node`); `realtime` (feature `ros2`): both heaps tuned and
+//!   prefaulted at start-up, SCHED_FIFO on request.
 //!
 //! In: sensor_msgs PointCloud2 / Image / CompressedImage / CameraInfo, tf2_msgs TFMessage,
 //! nav_msgs Odometry, as CDR. Out: TrackedObjects, DetectedObjects, MarkerArray,
@@ -24,8 +24,8 @@ pub mod assemble;
 pub mod diagnostics;
 pub mod inbox;
 #[cfg(feature = "ros2")]
-pub mod memory;
-#[cfg(feature = "ros2")]
 pub mod node;
+#[cfg(feature = "ros2")]
+pub mod realtime;
 pub mod sink;
 pub mod source;

@@ -2,8 +2,8 @@
 //! Exit 2: a bad command line or parameter file; exit 1: a failure.
 
 use fusionrt_ros::args::NodeArgs;
-use fusionrt_ros::memory::prefault_heaps;
 use fusionrt_ros::node::{NodeError, run};
+use fusionrt_ros::realtime::{prefault_heaps, set_fifo_priority};
 use std::process::ExitCode;
 
 /// mimalloc instead of glibc's malloc: every sweep hands multi-megabyte buffers between the
@@ -17,8 +17,13 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const PREFAULT_BYTES: usize = 32 << 20;
 
 fn main() -> ExitCode {
-    // Before any thread starts (see the memory module).
+    // Before any thread starts, so that every thread inherits it (see the realtime module).
     let heap = prefault_heaps(PREFAULT_BYTES);
+    let args = NodeArgs::parse(std::env::args().skip(1));
+    let priority = match &args {
+        Ok(a) if a.rt_priority > 0 => Some(set_fifo_priority(a.rt_priority)),
+        _ => None,
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("FUSIONRT_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
@@ -33,7 +38,12 @@ fn main() -> ExitCode {
             "glibc refused a heap setting: the first sweeps may be late"
         );
     }
-    let args = match NodeArgs::parse(std::env::args().skip(1)) {
+    match priority {
+        Some(Ok(())) => tracing::info!("running under SCHED_FIFO (--rt-priority)"),
+        Some(Err(e)) => tracing::warn!("running at normal priority: {e}"),
+        None => {}
+    }
+    let args = match args {
         Ok(a) => a,
         Err(e) => {
             eprintln!("{e}");

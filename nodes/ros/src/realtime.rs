@@ -1,5 +1,6 @@
-//! Memory of a node that must not stall on page faults (feature `ros2`): both heaps grown and
-//! touched at start-up, and kept.
+//! The real-time set-up of the node's process (feature `ros2`), done first thing in `main` so
+//! that every thread inherits it: both heaps grown and touched at start-up and kept
+//! ([`prefault_heaps`]), and optionally a SCHED_FIFO priority ([`set_fifo_priority`]).
 //!
 //! A sweep moves a 2 MB PointCloud2 through the middleware (glibc's malloc: the DDS reader's
 //! payload pool, the buffer rcl takes each serialized message into) and then through Rust
@@ -24,6 +25,35 @@ const PAGE_BYTES: usize = 4096;
 /// `mi_option_purge_delay` in mimalloc's `mi_option_e` (v2 and v3 headers of
 /// libmimalloc-sys 0.1.49); its Rust bindings leave it out. -1: never purge.
 const MI_OPTION_PURGE_DELAY: c_int = 15;
+
+/// The highest SCHED_FIFO priority Linux allows.
+pub const MAX_FIFO_PRIORITY: u8 = 99;
+
+/// Runs the calling thread, and every thread it starts afterwards, under SCHED_FIFO at
+/// `priority` (1-99): a sweep's work then preempts the other processes on the machine (a
+/// viewer, a recorder, a Python test), as a perception node on a vehicle is set up. Linux
+/// keeps 5% of each second for normal tasks (`sched_rt_runtime_us`). Fails without
+/// CAP_SYS_NICE or an rtprio limit (`ulimit -r`); the node then runs at normal priority.
+pub fn set_fifo_priority(priority: u8) -> Result<(), String> {
+    if priority == 0 || priority > MAX_FIFO_PRIORITY {
+        return Err(format!(
+            "SCHED_FIFO priority {priority}: expected 1 to {MAX_FIFO_PRIORITY}"
+        ));
+    }
+    let param = libc::sched_param {
+        sched_priority: c_int::from(priority),
+    };
+    // SAFETY: `param` is a valid sched_param that outlives the call; pid 0 is this thread.
+    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "SCHED_FIFO priority {priority}: {} (needs CAP_SYS_NICE or `ulimit -r {priority}`)",
+            std::io::Error::last_os_error()
+        ))
+    }
+}
 
 /// What [`prefault_heaps`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,6 +109,14 @@ pub fn prefault_heaps(bytes: usize) -> Prefault {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_priority_outside_1_to_99_is_refused_before_the_kernel_is_asked() {
+        for bad in [0, 100, 255] {
+            let e = set_fifo_priority(bad).unwrap_err();
+            assert!(e.contains("expected 1 to 99"), "{e}");
+        }
+    }
 
     #[test]
     fn both_heaps_are_tuned_and_grown() {
