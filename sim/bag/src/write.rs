@@ -176,7 +176,10 @@ impl BagWriter {
                     .compression(Some(mcap::Compression::Zstd))
                     // zstd's fastest level: chunks are written on the graph's thread, and the
                     // default level (3) cost a replay 2% of its time for a few percent of size.
-                    .compression_level(1);
+                    .compression_level(1)
+                    // On the calling thread: zstd's worker threads (one per CPU by default)
+                    // competed with the graph's own threads and doubled the buffers.
+                    .compression_threads(0);
                 let writer =
                     options
                         .create(BufWriter::new(file))
