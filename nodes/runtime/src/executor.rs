@@ -246,163 +246,361 @@ fn finish_sinks(sinks: &mut [Box<dyn Sink>]) -> Result<Results, SinkError> {
     first_error.map_or(Ok(results), Err)
 }
 
-/// Runs the graph on one thread, events in source order; see the module doc.
+/// Runs the graph in source order; see the module doc.
+///
+/// The lidar stage of a sweep runs on a second thread (`fusionrt-lidar`) while this thread
+/// fuses, tracks and publishes the sweep before it. Events read after a sweep are held until
+/// that sweep is published, so every step sees the graph state it would see on one thread and
+/// the outputs are the same.
 pub fn run_deterministic(
-    mut graph: Graph,
+    graph: Graph,
     source: &mut dyn Source,
     sinks: &mut [Box<dyn Sink>],
     options: &RunOptions,
 ) -> Result<RunSummary, RunError> {
-    for stage in &mut graph.camera_stages {
+    let Graph {
+        camera_mode,
+        cameras,
+        limits,
+        lidar,
+        mut camera_stages,
+        fusion,
+        tracker,
+    } = graph;
+    for stage in &mut camera_stages {
         stage.set_adaptive(false);
     }
-    let limits = graph.limits;
+    // At most two sweeps are in flight (one being published, the next in the lidar stage), so
+    // neither thread ever blocks on a full channel.
+    let (jobs_tx, jobs_rx) = bounded::<SweepIn>(2);
+    let (done_tx, done_rx) = bounded::<Option<SweepObstacles>>(2);
+    let start = Instant::now();
+    std::thread::scope(|scope| -> Result<RunSummary, RunError> {
+        let lidar_handle = spawn(scope, "fusionrt-lidar".into(), move || {
+            lidar_worker(lidar, limits, jobs_rx, done_tx)
+        })?;
+        let mut run = InOrder {
+            camera_mode,
+            limits,
+            camera_stages,
+            fusion,
+            tracker,
+            state: GraphState::new(cameras),
+            clock: EventClock::default(),
+            metrics: Metrics::default(),
+            drops: DropLog::new(),
+            detections: Vec::with_capacity(256),
+            bufs: SweepBuffers::default(),
+            jobs: jobs_tx,
+            done: done_rx,
+            in_flight: 0,
+            held: Vec::new(),
+            published: 0,
+            sink_error: None,
+        };
+        let outcome = run.run(source, sinks, options);
+        let InOrder {
+            camera_stages,
+            mut metrics,
+            sink_error,
+            jobs,
+            done,
+            ..
+        } = run;
+        drop((jobs, done));
+        metrics.merge(join(lidar_handle)?);
+        let interrupted = outcome?;
+        for stage in &camera_stages {
+            metrics.camera(stage.name()).tiles = stage.governor().stats().clone();
+        }
+        let finished = finish_sinks(sinks);
+        if let Some(e) = sink_error {
+            return Err(e.into());
+        }
+        Ok(RunSummary {
+            results: finished?,
+            metrics: metrics.report(start.elapsed()),
+            interrupted,
+        })
+    })
+}
+
+/// The lidar thread of [`run_deterministic`]: one reply per sweep, in order (None when the
+/// sweep was dropped as bad input, counted in the metrics it returns).
+fn lidar_worker(
+    mut lidar: LidarStage,
+    limits: Limits,
+    jobs: Receiver<SweepIn>,
+    done: Sender<Option<SweepObstacles>>,
+) -> Metrics {
     let clock = EventClock::default();
-    let mut state = GraphState::new(graph.cameras);
     let mut metrics = Metrics::default();
     let mut drops = DropLog::new();
-    let mut obstacles: Vec<Obstacle3D> = Vec::with_capacity(512);
-    let mut detections = Vec::with_capacity(256);
-    let mut bufs = SweepBuffers::default();
-    let start = Instant::now();
-    let mut sweep = 0u64;
-    let mut interrupted = false;
-    let mut sink_error = None;
-    loop {
-        if options.stop.load(Ordering::Relaxed) {
-            interrupted = true;
+    for sweep in jobs {
+        let stamp = sweep.cloud.stamp_ns;
+        clock.start_event_at(stamp, sweep.released);
+        let result = lidar_step(
+            &mut lidar,
+            &clock,
+            &limits,
+            sweep,
+            &mut metrics,
+            &mut drops,
+            || clock.now_ns() - stamp,
+        );
+        if done.send(result).is_err() {
             break;
         }
-        if options.max_sweeps.is_some_and(|m| sweep >= m) {
-            break;
+    }
+    metrics
+}
+
+/// Runs the lidar stage on one sweep; None when the sweep was dropped (counted).
+fn lidar_step(
+    lidar: &mut LidarStage,
+    clock: &dyn Clock,
+    limits: &Limits,
+    sweep: SweepIn,
+    metrics: &mut Metrics,
+    drops: &mut DropLog,
+    age: impl Fn() -> i64,
+) -> Option<SweepObstacles> {
+    let ctx = Ctx {
+        clock,
+        budget: limits.lidar,
+        stamp_ns: sweep.cloud.stamp_ns,
+    };
+    let mut obstacles = Vec::with_capacity(256);
+    match run_stage(lidar, &ctx, &sweep.cloud.data, &mut obstacles, metrics, age) {
+        Ok(lidar_time) => Some(SweepObstacles {
+            sweep,
+            obstacles,
+            lidar_time,
+        }),
+        Err(e) => {
+            drops.record(metrics, "lidar_bad_input", &e);
+            None
         }
-        let Some(event) = source.next_event()? else {
-            break;
-        };
-        match event {
-            Event::Lidar { cloud, truth } => {
-                metrics.count_sweep();
-                let stamp = cloud.stamp_ns;
-                clock.start_event(stamp);
-                let age = || clock.now_ns() - stamp;
-                let ctx = Ctx {
-                    clock: &clock,
-                    budget: limits.lidar,
-                    stamp_ns: stamp,
-                };
-                let lidar_time = match run_stage(
-                    &mut graph.lidar,
-                    &ctx,
-                    &cloud.data,
-                    &mut obstacles,
-                    &mut metrics,
-                    age,
-                ) {
-                    Ok(d) => d,
-                    Err(e) => {
-                        drops.record(&mut metrics, "lidar_bad_input", &e);
-                        continue;
-                    }
-                };
-                state.gather(
-                    stamp,
-                    limits.camera_max_age_ns,
-                    &mut bufs.calibs,
-                    &mut bufs.frames,
-                    &mut metrics,
-                );
-                state.latest_images(&mut bufs.images);
-                let pose = state.pose_at(stamp, limits.pairing_ns);
-                let (fusion_time, tracker_time) = fuse_and_track(
-                    &mut graph.fusion,
-                    &mut graph.tracker,
-                    &clock,
-                    &limits,
-                    stamp,
-                    &obstacles,
-                    pose,
-                    &mut bufs,
-                    &mut metrics,
-                    age,
-                );
-                metrics.record_published(age(), limits.end_to_end);
-                let output = output_of(
-                    sweep,
-                    &cloud,
-                    pose,
-                    truth,
-                    &bufs,
-                    *graph.fusion.last_report(),
-                    SweepTimings {
-                        lidar: lidar_time,
-                        fusion: fusion_time,
-                        tracker: tracker_time,
-                    },
-                );
-                for sink in sinks.iter_mut() {
-                    if let Err(e) = sink.publish(&output) {
-                        sink_error.get_or_insert(e);
-                    }
-                }
-                if sink_error.is_some() {
+    }
+}
+
+/// The publishing side of [`run_deterministic`], on the caller's thread.
+struct InOrder {
+    camera_mode: CameraMode,
+    limits: Limits,
+    camera_stages: Vec<CameraStage>,
+    fusion: FusionStage,
+    tracker: TrackerStage,
+    state: GraphState,
+    clock: EventClock,
+    metrics: Metrics,
+    drops: DropLog,
+    detections: Vec<fusionrt_core::Detection2D>,
+    bufs: SweepBuffers,
+    jobs: Sender<SweepIn>,
+    done: Receiver<Option<SweepObstacles>>,
+    /// Sweeps sent to the lidar thread and not yet published or dropped.
+    in_flight: u64,
+    /// Events read after the oldest sweep in flight, applied once it is published.
+    held: Vec<Event>,
+    published: u64,
+    sink_error: Option<SinkError>,
+}
+
+impl InOrder {
+    /// Reads the source to its end (or the stop flag, `max_sweeps`, a sink error); returns
+    /// whether the stop flag ended it.
+    fn run(
+        &mut self,
+        source: &mut dyn Source,
+        sinks: &mut [Box<dyn Sink>],
+        options: &RunOptions,
+    ) -> Result<bool, RunError> {
+        let mut interrupted = false;
+        while self.sink_error.is_none() {
+            if options.stop.load(Ordering::Relaxed) {
+                interrupted = true;
+                break;
+            }
+            if let Some(max) = options.max_sweeps
+                && self.published + self.in_flight >= max
+            {
+                // A sweep in flight may still be dropped: publish it, then look again.
+                if self.in_flight == 0 {
                     break;
                 }
-                sweep += 1;
-                if let Some(progress) = &options.progress {
-                    progress(sweep);
-                }
+                self.publish_oldest(sinks, options)?;
+                continue;
             }
-            Event::Image { camera, image } => {
-                if graph.camera_mode != CameraMode::Model {
-                    continue;
+            let Some(event) = source.next_event()? else {
+                break;
+            };
+            match event {
+                Event::Lidar { cloud, truth } => {
+                    self.metrics.count_sweep();
+                    let sweep = SweepIn {
+                        cloud,
+                        truth,
+                        released: Instant::now(),
+                    };
+                    self.jobs
+                        .send(sweep)
+                        .map_err(|_| RunError::Thread("fusionrt-lidar stopped".into()))?;
+                    self.in_flight += 1;
+                    if self.in_flight > 1 {
+                        self.publish_oldest(sinks, options)?;
+                    }
                 }
-                let Some(stage) = graph.camera_stages.get_mut(camera) else {
-                    drops.record(
-                        &mut metrics,
+                event if self.in_flight > 0 => self.held.push(event),
+                event => self.apply(event),
+            }
+        }
+        while self.in_flight > 0 && self.sink_error.is_none() {
+            self.publish_oldest(sinks, options)?;
+        }
+        Ok(interrupted)
+    }
+
+    /// Waits for the oldest sweep in flight, fuses, tracks and publishes it, then applies the
+    /// events held behind it.
+    fn publish_oldest(
+        &mut self,
+        sinks: &mut [Box<dyn Sink>],
+        options: &RunOptions,
+    ) -> Result<(), RunError> {
+        let reply = self
+            .done
+            .recv()
+            .map_err(|_| RunError::Thread("fusionrt-lidar stopped".into()))?;
+        self.in_flight -= 1;
+        if let Some(SweepObstacles {
+            sweep,
+            obstacles,
+            lidar_time,
+        }) = reply
+        {
+            self.publish(sweep, &obstacles, lidar_time, sinks, options);
+        }
+        for event in std::mem::take(&mut self.held) {
+            self.apply(event);
+        }
+        Ok(())
+    }
+
+    fn publish(
+        &mut self,
+        sweep: SweepIn,
+        obstacles: &[Obstacle3D],
+        lidar_time: Duration,
+        sinks: &mut [Box<dyn Sink>],
+        options: &RunOptions,
+    ) {
+        let SweepIn {
+            cloud,
+            truth,
+            released,
+        } = sweep;
+        let stamp = cloud.stamp_ns;
+        let limits = self.limits;
+        // Ages count from the moment the sweep was read.
+        self.clock.start_event_at(stamp, released);
+        let clock = &self.clock;
+        let age = || clock.now_ns() - stamp;
+        self.state.gather(
+            stamp,
+            limits.camera_max_age_ns,
+            &mut self.bufs.calibs,
+            &mut self.bufs.frames,
+            &mut self.metrics,
+        );
+        self.state.latest_images(&mut self.bufs.images);
+        let pose = self.state.pose_at(stamp, limits.pairing_ns);
+        let (fusion_time, tracker_time) = fuse_and_track(
+            &mut self.fusion,
+            &mut self.tracker,
+            clock,
+            &limits,
+            stamp,
+            obstacles,
+            pose,
+            &mut self.bufs,
+            &mut self.metrics,
+            age,
+        );
+        self.metrics.record_published(age(), limits.end_to_end);
+        let output = output_of(
+            self.published,
+            &cloud,
+            pose,
+            truth,
+            &self.bufs,
+            *self.fusion.last_report(),
+            SweepTimings {
+                lidar: lidar_time,
+                fusion: fusion_time,
+                tracker: tracker_time,
+            },
+        );
+        for sink in sinks.iter_mut() {
+            if let Err(e) = sink.publish(&output) {
+                self.sink_error.get_or_insert(e);
+            }
+        }
+        if self.sink_error.is_none() {
+            self.published += 1;
+            if let Some(progress) = &options.progress {
+                progress(self.published);
+            }
+        }
+    }
+
+    /// Applies an event other than a sweep to the graph state.
+    fn apply(&mut self, event: Event) {
+        match event {
+            // `run` sends every sweep to the lidar thread; none is held or applied.
+            Event::Lidar { .. } => {}
+            Event::Image { camera, image } => {
+                if self.camera_mode != CameraMode::Model {
+                    return;
+                }
+                let Some(stage) = self.camera_stages.get_mut(camera) else {
+                    self.drops.record(
+                        &mut self.metrics,
                         "image_unknown_camera",
                         &format!("image for camera {camera}"),
                     );
-                    continue;
+                    return;
                 };
                 let stamp = image.stamp_ns;
-                clock.start_event(stamp);
-                metrics.camera(stage.name()).images_in += 1;
-                state.set_image(camera, image.clone());
+                self.clock.start_event(stamp);
+                self.metrics.camera(stage.name()).images_in += 1;
+                self.state.set_image(camera, image.clone());
+                let clock = &self.clock;
                 if let Some(result) = run_camera(
                     stage,
-                    &clock,
-                    &limits,
+                    clock,
+                    &self.limits,
                     &image,
-                    &mut detections,
-                    &mut metrics,
-                    &mut drops,
+                    &mut self.detections,
+                    &mut self.metrics,
+                    &mut self.drops,
                     || clock.now_ns() - stamp,
                 ) {
-                    state.push_result(camera, result);
+                    self.state.push_result(camera, result);
                 }
             }
             Event::Detections { camera, detections } => {
-                if graph.camera_mode == CameraMode::Sim {
-                    state.push_result(camera, detections);
+                if self.camera_mode == CameraMode::Sim {
+                    self.state.push_result(camera, detections);
                 }
             }
-            Event::CameraCalib { camera, calib } => state.set_calib(camera, calib),
-            Event::Odometry(pose) => state.push_pose(pose),
-            Event::Skipped { reason, detail } => drops.record(&mut metrics, reason, &detail),
+            Event::CameraCalib { camera, calib } => self.state.set_calib(camera, calib),
+            Event::Odometry(pose) => self.state.push_pose(pose),
+            Event::Skipped { reason, detail } => {
+                self.drops.record(&mut self.metrics, reason, &detail)
+            }
         }
     }
-    for stage in &graph.camera_stages {
-        metrics.camera(stage.name()).tiles = stage.governor().stats().clone();
-    }
-    let finished = finish_sinks(sinks);
-    if let Some(e) = sink_error {
-        return Err(e.into());
-    }
-    Ok(RunSummary {
-        results: finished?,
-        metrics: metrics.report(start.elapsed()),
-        interrupted,
-    })
 }
 
 /// Runs a camera stage on one image; returns its result for the graph state, or None when the
@@ -711,36 +909,20 @@ pub fn run_realtime(
             let mut metrics = Metrics::default();
             let mut drops = DropLog::new();
             for sweep in lidar_rx {
-                let mut obstacles = Vec::with_capacity(256);
-                let stamp = sweep.cloud.stamp_ns;
-                let released = sweep.released;
-                let ctx = Ctx {
-                    clock: timebase.clock(),
-                    budget: limits.lidar,
-                    stamp_ns: stamp,
-                };
-                let age = || timebase.age_ns(stamp, released);
-                match run_stage(
+                let (stamp, released) = (sweep.cloud.stamp_ns, sweep.released);
+                let reply = lidar_step(
                     &mut lidar,
-                    &ctx,
-                    &sweep.cloud.data,
-                    &mut obstacles,
+                    timebase.clock(),
+                    &limits,
+                    sweep,
                     &mut metrics,
-                    age,
-                ) {
-                    Ok(lidar_time) => {
-                        if obstacles_tx
-                            .send(SweepObstacles {
-                                sweep,
-                                obstacles,
-                                lidar_time,
-                            })
-                            .is_err()
-                        {
-                            break;
-                        }
-                    }
-                    Err(e) => drops.record(&mut metrics, "lidar_bad_input", &e),
+                    &mut drops,
+                    || timebase.age_ns(stamp, released),
+                );
+                if let Some(reply) = reply
+                    && obstacles_tx.send(reply).is_err()
+                {
+                    break;
                 }
             }
             metrics

@@ -134,8 +134,13 @@ impl Default for EventClock {
 impl EventClock {
     /// Starts the clock for an event stamped `stamp_ns`.
     pub fn start_event(&self, stamp_ns: i64) {
+        self.start_event_at(stamp_ns, Instant::now());
+    }
+
+    /// Starts the clock for an event stamped `stamp_ns` that arrived at `arrived`.
+    pub fn start_event_at(&self, stamp_ns: i64, arrived: Instant) {
         if let Ok(mut c) = self.current.lock() {
-            *c = (stamp_ns, Instant::now());
+            *c = (stamp_ns, arrived);
         }
     }
 }
