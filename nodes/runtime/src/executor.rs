@@ -1,7 +1,8 @@
 //! The two executors of one [`Graph`].
 //!
-//! - [`run_deterministic`]: one thread, events in source order (sweeps in stamp order), every
-//!   input processed; the same input and config give byte-identical outputs. The camera keeps
+//! - [`run_deterministic`]: events in source order (sweeps in stamp order), every input
+//!   processed; the same input and config give byte-identical outputs. The lidar stage runs on
+//!   its own thread one sweep ahead; everything else on the caller's thread, in order. The camera keeps
 //!   its configured tiles (the degrade policy needs timings, which would make results depend on
 //!   the machine); budget overruns are still measured and counted.
 //! - [`run_realtime`]: one named thread per stage (`fusionrt-lidar`, `fusionrt-camera<i>`,
