@@ -102,6 +102,10 @@ pub struct LidarConfig {
     pub expected_points: usize,
     /// At most this many obstacles per frame (the highest-scoring are kept).
     pub max_obstacles: usize,
+    /// Threads of the cluster pass (box fit, split, classes), 1 to [`MAX_THREADS`]: the
+    /// obstacles are the same with any number. More than one shortens a sweep's latency when
+    /// a core is idle (the ROS node); a replay already keeps every core busy.
+    pub threads: usize,
 }
 
 impl Default for LidarConfig {
@@ -144,12 +148,15 @@ impl Default for LidarConfig {
             lshape_max_points: 96,
             expected_points: 150_000,
             max_obstacles: 1024,
+            threads: 1,
         }
     }
 }
 
 /// Largest sweep the lidar stage preallocates for, points (`expected_points`).
 pub const MAX_EXPECTED_POINTS: usize = 1 << 24;
+/// Most threads of the cluster pass (`threads`).
+pub const MAX_THREADS: usize = 8;
 /// Most obstacles per frame that may be asked for (`max_obstacles`).
 pub const MAX_OBSTACLES: usize = 100_000;
 
@@ -252,6 +259,7 @@ impl Validate for LidarConfig {
         c.positive("dark_reflectance", self.dark_reflectance, 1e6);
         c.positive("lshape_step_deg", self.lshape_step_deg, 90.0);
         c.count("lshape_max_points", self.lshape_max_points, 8, 100_000);
+        c.count("threads", self.threads, 1, MAX_THREADS as i128);
         c.count(
             "expected_points",
             self.expected_points,

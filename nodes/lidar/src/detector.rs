@@ -55,6 +55,17 @@ pub struct LidarStats {
     pub obstacles: usize,
 }
 
+impl LidarStats {
+    /// Adds the counts the cluster pass keeps (clusters dropped, split, over capacity) of
+    /// `other`, a run of the same sweep's clusters.
+    fn add_cluster_pass(&mut self, other: &LidarStats) {
+        self.rejected_few_points += other.rejected_few_points;
+        self.rejected_size += other.rejected_size;
+        self.split += other.split;
+        self.rejected_capacity += other.rejected_capacity;
+    }
+}
+
 /// Marks an empty cell.
 const NONE: u32 = u32::MAX;
 /// Resolution of the range -> radial bin table, m.
@@ -99,17 +110,11 @@ pub struct LidarDetector {
     cluster_count: Vec<u32>,
     cluster_start: Vec<u32>,
     sorted: Vec<u32>,
-    /// The cluster being fitted, and the buffers of the split of an oversized one.
-    work_idx: Vec<u32>,
-    split_grid: Vec<u32>,
-    split_cells: Vec<u32>,
-    split_slot: Vec<u32>,
-    split_parent: Vec<u32>,
-    split_part_id: Vec<u32>,
-    split_count: Vec<u32>,
-    split_start: Vec<u32>,
-    split_part: Vec<u32>,
-    fitter: LShapeFitter,
+    /// Buffers of the cluster pass, one per thread (`threads`).
+    scratch: Vec<ClusterScratch>,
+    /// Obstacles of the cluster ranges after the first, one per extra thread, appended in
+    /// order once every thread is done.
+    tails: Vec<(Vec<Obstacle3D>, LidarStats, usize)>,
     /// Whether this sweep's reflectance tells dark returns (glass, tyres) from bright ones:
     /// at least [`DARK_MIN_SCAN_SHARE`] of the non-ground returns are darker than
     /// `dark_reflectance`. A sensor without a reflectance channel, one on another scale, or a
@@ -188,16 +193,16 @@ impl LidarDetector {
             cluster_count: Vec::with_capacity(n / 16),
             cluster_start: Vec::with_capacity(n / 16),
             sorted: Vec::with_capacity(n),
-            work_idx: Vec::with_capacity(n / 4),
-            split_grid: Vec::with_capacity(MAX_SPLIT_CELLS),
-            split_cells: Vec::with_capacity(n / 8),
-            split_slot: Vec::with_capacity(n / 8),
-            split_parent: Vec::with_capacity(n / 8),
-            split_part_id: Vec::with_capacity(n / 8),
-            split_count: Vec::with_capacity(n / 8),
-            split_start: Vec::with_capacity(n / 8),
-            split_part: Vec::with_capacity(n / 8),
-            fitter: LShapeFitter::new(cfg.lshape_step_deg, cfg.lshape_max_points),
+            scratch: (0..cfg.threads).map(|_| ClusterScratch::new(cfg)).collect(),
+            tails: (1..cfg.threads)
+                .map(|_| {
+                    (
+                        Vec::with_capacity(cfg.max_obstacles),
+                        LidarStats::default(),
+                        0,
+                    )
+                })
+                .collect(),
             dark_cue: false,
         }
     }
@@ -505,42 +510,179 @@ impl LidarDetector {
     /// Pass 6: filters, box fit, class and confidence per cluster. A cluster too large for one
     /// object (a wall with a pedestrian beside it, two vans side by side) is split once with a
     /// finer tolerance and its parts go through the same filters.
+    ///
+    /// With `threads` > 1 the clusters are cut into that many runs of about as many points;
+    /// the first is written into `out` on this thread, the others into their own lists on
+    /// scoped threads, appended in order. Only the room left in `out` can make a cluster's
+    /// outcome depend on what came before it (a split on trial, the weakest replaced when
+    /// full); when the lists together might have run out of room, the later runs are done
+    /// again here, in order. Either way `out` is what one thread writes.
     #[inline(never)]
     fn fit_boxes(&mut self, out: &mut Vec<Obstacle3D>, stats: &mut LidarStats) {
-        let mut idx = std::mem::take(&mut self.work_idx);
-        for c in 0..self.cluster_count.len() {
-            let count = self.cluster_count[c] as usize;
-            if count < self.cfg.min_cluster_points as usize {
-                stats.rejected_few_points += 1;
-                continue;
-            }
-            let start = self.cluster_start[c] as usize;
-            idx.clear();
-            idx.extend_from_slice(&self.sorted[start..start + count]);
-            match self.emit_cluster(&idx, Role::Found, out, stats) {
-                Emit::Done => {}
-                Emit::Split { whole_if_one } => {
-                    stats.split += 1;
-                    self.split_cluster(&idx, whole_if_one, out, stats);
+        let pts = NonGround {
+            cfg: &self.cfg,
+            x: &self.ng_x,
+            y: &self.ng_y,
+            z: &self.ng_z,
+            i: &self.ng_i,
+            ground: &self.ng_ground,
+            dark_cue: self.dark_cue,
+        };
+        let clusters = Clusters {
+            count: &self.cluster_count,
+            start: &self.cluster_start,
+            sorted: &self.sorted,
+        };
+        let runs = self.scratch.len();
+        let total = self.sorted.len();
+        // Cluster index where each run ends, cut at about equal point counts.
+        let mut ends = [clusters.count.len(); MAX_THREADS];
+        if runs > 1 && total >= PARALLEL_MIN_POINTS {
+            let (mut run, mut acc) = (0usize, 0usize);
+            for (c, &count) in clusters.count.iter().enumerate() {
+                acc += count as usize;
+                while run + 1 < runs && acc * runs >= total * (run + 1) {
+                    ends[run] = c + 1;
+                    run += 1;
                 }
             }
         }
-        self.work_idx = idx;
+        let (first, rest) = self.scratch.split_at_mut(1);
+        let first = &mut first[0];
+        if runs == 1 || ends[0] == clusters.count.len() {
+            first.fit_range(&pts, &clusters, 0..clusters.count.len(), out, stats);
+            return;
+        }
+        let tails = &mut self.tails;
+        std::thread::scope(|scope| {
+            for (k, (scratch, tail)) in rest.iter_mut().zip(tails.iter_mut()).enumerate() {
+                let range = ends[k]..ends[k + 1];
+                let (pts, clusters) = (&pts, &clusters);
+                scope.spawn(move || {
+                    let (list, run_stats, trial_parts) = tail;
+                    list.clear();
+                    *run_stats = LidarStats::default();
+                    *trial_parts = scratch.fit_range(pts, clusters, range, list, run_stats);
+                });
+            }
+            first.fit_range(&pts, &clusters, 0..ends[0], out, stats);
+        });
+        let written: usize = out.len() + self.tails.iter().map(|t| t.0.len()).sum::<usize>();
+        let most_trial_parts = self.tails.iter().map(|t| t.2).max().unwrap_or(0);
+        if written + most_trial_parts <= self.cfg.max_obstacles {
+            for (list, run_stats, _) in &self.tails {
+                out.extend_from_slice(list);
+                stats.add_cluster_pass(run_stats);
+            }
+        } else {
+            let range = ends[0]..clusters.count.len();
+            first.fit_range(&pts, &clusters, range, out, stats);
+        }
+    }
+}
+
+/// The non-ground points, as the cluster pass reads them.
+struct NonGround<'a> {
+    cfg: &'a LidarConfig,
+    x: &'a [f32],
+    y: &'a [f32],
+    z: &'a [f32],
+    i: &'a [f32],
+    ground: &'a [f32],
+    dark_cue: bool,
+}
+
+/// The clusters as the counting sort left them: point count, start in `sorted`, and the
+/// indices of the non-ground points grouped by cluster.
+struct Clusters<'a> {
+    count: &'a [u32],
+    start: &'a [u32],
+    sorted: &'a [u32],
+}
+
+/// Most threads of the cluster pass (`threads`).
+const MAX_THREADS: usize = crate::config::MAX_THREADS;
+/// Fewer non-ground points than this are fitted on one thread: starting another costs more.
+const PARALLEL_MIN_POINTS: usize = 4096;
+
+/// The buffers one thread of the cluster pass works in: the split of an oversized cluster and
+/// the L-shape fit.
+#[derive(Debug)]
+struct ClusterScratch {
+    grid: Vec<u32>,
+    cells: Vec<u32>,
+    slot: Vec<u32>,
+    parent: Vec<u32>,
+    part_id: Vec<u32>,
+    count: Vec<u32>,
+    start: Vec<u32>,
+    part: Vec<u32>,
+    fitter: LShapeFitter,
+}
+
+impl ClusterScratch {
+    fn new(cfg: &LidarConfig) -> Self {
+        let n = cfg.expected_points / 8;
+        Self {
+            grid: Vec::with_capacity(MAX_SPLIT_CELLS),
+            cells: Vec::with_capacity(n),
+            slot: Vec::with_capacity(n),
+            parent: Vec::with_capacity(n),
+            part_id: Vec::with_capacity(n),
+            count: Vec::with_capacity(n),
+            start: Vec::with_capacity(n),
+            part: Vec::with_capacity(n),
+            fitter: LShapeFitter::new(cfg.lshape_step_deg, cfg.lshape_max_points),
+        }
+    }
+
+    /// Filters, fits and writes clusters `range` into `out`; returns the most parts of a split
+    /// on trial among them (0 when none was).
+    fn fit_range(
+        &mut self,
+        pts: &NonGround<'_>,
+        clusters: &Clusters<'_>,
+        range: std::ops::Range<usize>,
+        out: &mut Vec<Obstacle3D>,
+        stats: &mut LidarStats,
+    ) -> usize {
+        let mut most_trial_parts = 0;
+        for c in range {
+            let count = clusters.count[c] as usize;
+            if count < pts.cfg.min_cluster_points as usize {
+                stats.rejected_few_points += 1;
+                continue;
+            }
+            let start = clusters.start[c] as usize;
+            let idx = &clusters.sorted[start..start + count];
+            match emit_cluster(pts, &mut self.fitter, idx, Role::Found, out, stats) {
+                Emit::Done => {}
+                Emit::Split { whole_if_one } => {
+                    stats.split += 1;
+                    let parts = self.split_cluster(pts, idx, whole_if_one, out, stats);
+                    most_trial_parts = most_trial_parts.max(parts);
+                }
+            }
+        }
+        most_trial_parts
     }
 
     /// Splits one cluster on a fine local grid (`split_cell_m`, neighbouring cells joined) and
     /// emits its parts. With `whole_if_one` (a cluster split for its length alone), the split
     /// stands only when at least two parts get a class (a van and a car parked end to end, a
     /// cyclist passing a fence); otherwise the cluster is one long object (a truck, a bus, one
-    /// seen in two pieces behind a car) and is written as found.
+    /// seen in two pieces behind a car) and is written as found. Returns the number of parts
+    /// when the split was on trial (its outcome depends on how full `out` is), else 0.
     fn split_cluster(
         &mut self,
+        pts: &NonGround<'_>,
         idx: &[u32],
         whole_if_one: bool,
         out: &mut Vec<Obstacle3D>,
         stats: &mut LidarStats,
-    ) {
-        let cell = self.cfg.split_cell_m;
+    ) -> usize {
+        let cfg = pts.cfg;
+        let cell = cfg.split_cell_m;
         let inv_cell = 1.0 / cell;
         let (mut x0, mut y0, mut x1, mut y1) = (
             f32::INFINITY,
@@ -549,7 +691,7 @@ impl LidarDetector {
             f32::NEG_INFINITY,
         );
         for &p in idx {
-            let (x, y) = (self.ng_x[p as usize], self.ng_y[p as usize]);
+            let (x, y) = (pts.x[p as usize], pts.y[p as usize]);
             x0 = lo(x0, x);
             y0 = lo(y0, y);
             x1 = hi(x1, x);
@@ -559,268 +701,277 @@ impl LidarDetector {
         let ny = ((y1 - y0) / cell) as usize + 1;
         if nx.saturating_mul(ny) > MAX_SPLIT_CELLS {
             stats.rejected_size += 1;
-            return;
+            return 0;
         }
-        self.split_grid.clear();
-        self.split_grid.resize(nx * ny, NONE);
-        self.split_cells.clear();
-        self.split_slot.clear();
+        self.grid.clear();
+        self.grid.resize(nx * ny, NONE);
+        self.cells.clear();
+        self.slot.clear();
         for &p in idx {
-            let gx = ((self.ng_x[p as usize] - x0) * inv_cell) as usize;
-            let gy = ((self.ng_y[p as usize] - y0) * inv_cell) as usize;
+            let gx = ((pts.x[p as usize] - x0) * inv_cell) as usize;
+            let gy = ((pts.y[p as usize] - y0) * inv_cell) as usize;
             let gi = gy.min(ny - 1) * nx + gx.min(nx - 1);
-            let mut slot = self.split_grid[gi];
+            let mut slot = self.grid[gi];
             if slot == NONE {
-                slot = self.split_cells.len() as u32;
-                self.split_grid[gi] = slot;
-                self.split_cells.push(gi as u32);
+                slot = self.cells.len() as u32;
+                self.grid[gi] = slot;
+                self.cells.push(gi as u32);
             }
-            self.split_slot.push(slot);
+            self.slot.push(slot);
         }
-        self.split_parent.clear();
-        self.split_parent.extend(0..self.split_cells.len() as u32);
+        self.parent.clear();
+        self.parent.extend(0..self.cells.len() as u32);
         let (w, h) = (nx as isize, ny as isize);
-        for slot in 0..self.split_cells.len() {
-            let gi = self.split_cells[slot] as isize;
+        for slot in 0..self.cells.len() {
+            let gi = self.cells[slot] as isize;
             let (gx, gy) = (gi % w, gi / w);
-            let mut root = find(&mut self.split_parent, slot as u32);
+            let mut root = find(&mut self.parent, slot as u32);
             for (dx, dy) in [(1, 0), (-1, 1), (0, 1), (1, 1)] {
                 let (ox, oy) = (gx + dx, gy + dy);
                 if ox < 0 || ox >= w || oy >= h {
                     continue;
                 }
-                let other = self.split_grid[(oy * w + ox) as usize];
+                let other = self.grid[(oy * w + ox) as usize];
                 if other != NONE {
-                    root = link(&mut self.split_parent, root, other);
+                    root = link(&mut self.parent, root, other);
                 }
             }
         }
         // Parts numbered in slot order; points grouped by part with a counting sort (stable).
-        let cells = self.split_cells.len();
-        self.split_part_id.clear();
-        self.split_part_id.resize(cells, NONE);
-        self.split_count.clear();
+        let cells = self.cells.len();
+        self.part_id.clear();
+        self.part_id.resize(cells, NONE);
+        self.count.clear();
         for slot in 0..cells {
-            let root = find(&mut self.split_parent, slot as u32) as usize;
-            if self.split_part_id[root] == NONE {
-                self.split_part_id[root] = self.split_count.len() as u32;
-                self.split_count.push(0);
+            let root = find(&mut self.parent, slot as u32) as usize;
+            if self.part_id[root] == NONE {
+                self.part_id[root] = self.count.len() as u32;
+                self.count.push(0);
             }
-            self.split_part_id[slot] = self.split_part_id[root];
+            self.part_id[slot] = self.part_id[root];
         }
-        for &slot in &self.split_slot {
-            self.split_count[self.split_part_id[slot as usize] as usize] += 1;
+        for &slot in &self.slot {
+            self.count[self.part_id[slot as usize] as usize] += 1;
         }
-        self.split_start.clear();
+        self.start.clear();
         let mut acc = 0u32;
-        for &c in &self.split_count {
-            self.split_start.push(acc);
+        for &c in &self.count {
+            self.start.push(acc);
             acc += c;
         }
-        let mut part = std::mem::take(&mut self.split_part);
+        let mut part = std::mem::take(&mut self.part);
         part.clear();
         part.resize(idx.len(), 0);
         for (k, &p) in idx.iter().enumerate() {
-            let id = self.split_part_id[self.split_slot[k] as usize] as usize;
-            part[self.split_start[id] as usize] = p;
-            self.split_start[id] += 1;
+            let id = self.part_id[self.slot[k] as usize] as usize;
+            part[self.start[id] as usize] = p;
+            self.start[id] += 1;
         }
         // A split for length alone stands only when two parts get a class; there must be room
         // to take it back (every part written by pushing).
-        let trial = whole_if_one && out.len() + self.split_count.len() <= self.cfg.max_obstacles;
+        let trial = whole_if_one && out.len() + self.count.len() <= cfg.max_obstacles;
         let (written_before, stats_before) = (out.len(), *stats);
         if !whole_if_one || trial {
             let mut end = 0usize;
-            for id in 0..self.split_count.len() {
-                let (start, count) = (end, self.split_count[id] as usize);
+            for id in 0..self.count.len() {
+                let (start, count) = (end, self.count[id] as usize);
                 end += count;
-                if count < self.cfg.min_cluster_points as usize {
+                if count < cfg.min_cluster_points as usize {
                     stats.rejected_few_points += 1;
                     continue;
                 }
-                self.emit_cluster(&part[start..end], Role::Part, out, stats);
+                emit_cluster(
+                    pts,
+                    &mut self.fitter,
+                    &part[start..end],
+                    Role::Part,
+                    out,
+                    stats,
+                );
             }
         }
-        self.split_part = part;
+        self.part = part;
         if whole_if_one && (!trial || out.len() < written_before + 2) {
             out.truncate(written_before);
             *stats = stats_before;
-            self.emit_cluster(idx, Role::Whole, out, stats);
+            emit_cluster(pts, &mut self.fitter, idx, Role::Whole, out, stats);
         }
-    }
-
-    /// Filters, fits, classifies and writes one cluster. A cluster as found ([`Role::Found`])
-    /// too large for one object is not written: [`Emit::Split`] asks the caller to split it. A
-    /// part of a split cluster ([`Role::Part`]) is written only when the classifier gives it a
-    /// class: the rest of a wall stays dropped.
-    fn emit_cluster(
-        &mut self,
-        idx: &[u32],
-        role: Role,
-        out: &mut Vec<Obstacle3D>,
-        stats: &mut LidarStats,
-    ) -> Emit {
-        let cfg = &self.cfg;
-        let part = role == Role::Part;
-        let count = idx.len();
-        let (mut zmin, mut zmax, mut gsum) = (f32::INFINITY, f32::NEG_INFINITY, 0.0f32);
-        let (mut zsum, mut zsq, mut isum) = (0.0f32, 0.0f32, 0.0f32);
-        let mut dark = 0u32;
-        for &p in idx {
-            let p = p as usize;
-            let z = self.ng_z[p];
-            dark += u32::from(self.ng_i[p] < cfg.dark_reflectance);
-            zmin = lo(zmin, z);
-            zmax = hi(zmax, z);
-            gsum += self.ng_ground[p];
-            zsum += z;
-            zsq += z * z;
-            isum += self.ng_i[p];
-        }
-        let inv_count = 1.0 / count as f32;
-        let ground = gsum * inv_count;
-        let zmean = zsum * inv_count;
-        let z_std_m = (zsq * inv_count - zmean * zmean).max(0.0).sqrt();
-        let top_above_ground = zmax - ground;
-        // A part of a split cluster is kept only with a class: none is this low.
-        if top_above_ground < cfg.min_height_m || (part && top_above_ground < MIN_PART_TOP_M) {
-            stats.rejected_size += 1;
-            return Emit::Done;
-        }
-        let rect = self.fitter.fit(&self.ng_x, &self.ng_y, idx);
-        let bottom = zmin.min(ground);
-        let height = zmax - bottom;
-        let is_wall = rect.length > cfg.max_length_m
-            || rect.width > cfg.max_width_m
-            || height > cfg.max_height_m
-            || (rect.length > cfg.band_min_length_m && rect.width < cfg.band_max_width_m);
-        let two_wide = rect.width > cfg.split_min_width_m;
-        let two_long = rect.length > cfg.split_min_length_m;
-        if role == Role::Found && (is_wall || two_wide || two_long) {
-            return Emit::Split {
-                whole_if_one: !is_wall && !two_wide,
-            };
-        }
-        if is_wall {
-            stats.rejected_size += 1;
-            return Emit::Done;
-        }
-        let range = (rect.cx * rect.cx + rect.cy * rect.cy).sqrt();
-        // The upper half of the cluster: how many points, and how far it spans along the
-        // box's long side (a rider spans a fraction of the bicycle, a car's rear window
-        // most of the car's width); how far its top quarter spans (a roof, or a pole); and
-        // the vertical profile in `PROFILE_BANDS` bands from the ground threshold to the top.
-        let half_m = ground + 0.5 * top_above_ground;
-        let roof_m = ground + 0.75 * top_above_ground;
-        let (ys, yc) = rect.yaw_rad.sin_cos();
-        let (mut upper, mut umin, mut umax) = (0usize, f32::INFINITY, f32::NEG_INFINITY);
-        let (mut rmin, mut rmax) = (f32::INFINITY, f32::NEG_INFINITY);
-        let band_base = ground + cfg.ground_threshold_m;
-        let inv_band = PROFILE_BANDS as f32 / (zmax - band_base).max(0.05);
-        let mut profile = Profile::default();
-        // The waist is read where the profile has enough returns: at 30 m and beyond a window
-        // band of a vehicle may hold one ring of a few points.
-        let read_waist = count >= WAIST_MIN_CLUSTER_POINTS && range < WAIST_MAX_RANGE_M;
-        for &p in idx {
-            let p = p as usize;
-            let z = self.ng_z[p];
-            if !read_waist && z <= half_m {
-                continue;
-            }
-            let along = self.ng_x[p] * yc + self.ng_y[p] * ys;
-            if read_waist {
-                let across = self.ng_y[p] * yc - self.ng_x[p] * ys;
-                profile.add(((z - band_base) * inv_band) as usize, along, across);
-            }
-            if z > half_m {
-                upper += 1;
-                umin = lo(umin, along);
-                umax = hi(umax, along);
-                if z > roof_m {
-                    rmin = lo(rmin, along);
-                    rmax = hi(rmax, along);
-                }
-            }
-        }
-        let span_ratio = |from: f32, to: f32| {
-            if to >= from {
-                ((to - from) / rect.length.max(0.05)).min(1.0)
-            } else {
-                0.0
-            }
-        };
-        let upper_length_ratio = span_ratio(umin, umax);
-        let class_probs = classify(&ClusterFeatures {
-            length_m: rect.length,
-            width_m: rect.width,
-            top_above_ground_m: top_above_ground,
-            points: count as u32,
-            range_m: range,
-            z_std_m,
-            upper_fraction: upper as f32 * inv_count,
-            upper_length_ratio,
-            roof_length_ratio: span_ratio(rmin, rmax),
-            waist_ratio: profile.waist_ratio(),
-            mean_intensity: isum * inv_count,
-            dark_fraction: if self.dark_cue {
-                dark as f32 * inv_count
-            } else {
-                f32::NAN
-            },
-        });
-        let mut bbox = Box3::new(
-            Vector3::new(
-                f64::from(rect.cx),
-                f64::from(rect.cy),
-                f64::from(bottom + 0.5 * height),
-            ),
-            Vector3::new(
-                f64::from(rect.length.max(0.1)),
-                f64::from(rect.width.max(0.1)),
-                f64::from(height.max(0.1)),
-            ),
-            f64::from(rect.yaw_rad),
-        );
-        let (class, probability) = class_probs.argmax();
-        if part && class == ObjectClass::Unknown {
-            stats.rejected_size += 1;
-            return Emit::Done;
-        }
-        if class == ObjectClass::Car && probability >= cfg.vehicle_min_probability {
-            // A van's length only with its height read from near enough (where the profile
-            // is read): far, a cluster's top comes from a few rings, and a van-sized box of an
-            // unlabelled far vehicle or a hedge projects past what it covers.
-            let min_size_m = if height >= cfg.tall_vehicle_min_height_m && read_waist {
-                cfg.tall_vehicle_min_size_m
-            } else {
-                cfg.vehicle_min_size_m
-            };
-            complete_vehicle(&mut bbox, min_size_m, cfg.vehicle_face_max_length_m);
-        }
-        let obstacle = Obstacle3D {
-            bbox,
-            num_points: count as u32,
-            score: confidence(count, range, rect.length, height),
-            class_probs,
-        };
-        if out.len() < cfg.max_obstacles {
-            out.push(obstacle);
-        } else {
-            // Full: replace the weakest if this one is stronger.
-            stats.rejected_capacity += 1;
-            if let Some(weakest) = out
-                .iter_mut()
-                .min_by(|a, b| a.score.total_cmp(&b.score))
-                .filter(|w| w.score < obstacle.score)
-            {
-                *weakest = obstacle;
-            }
-        }
-        Emit::Done
+        if trial { self.count.len() } else { 0 }
     }
 }
 
-/// What [`LidarDetector::emit_cluster`] did with a cluster.
+/// Filters, fits, classifies and writes one cluster. A cluster as found ([`Role::Found`])
+/// too large for one object is not written: [`Emit::Split`] asks the caller to split it. A
+/// part of a split cluster ([`Role::Part`]) is written only when the classifier gives it a
+/// class: the rest of a wall stays dropped.
+fn emit_cluster(
+    pts: &NonGround<'_>,
+    fitter: &mut LShapeFitter,
+    idx: &[u32],
+    role: Role,
+    out: &mut Vec<Obstacle3D>,
+    stats: &mut LidarStats,
+) -> Emit {
+    let cfg = pts.cfg;
+    let part = role == Role::Part;
+    let count = idx.len();
+    let (mut zmin, mut zmax, mut gsum) = (f32::INFINITY, f32::NEG_INFINITY, 0.0f32);
+    let (mut zsum, mut zsq, mut isum) = (0.0f32, 0.0f32, 0.0f32);
+    let mut dark = 0u32;
+    for &p in idx {
+        let p = p as usize;
+        let z = pts.z[p];
+        dark += u32::from(pts.i[p] < cfg.dark_reflectance);
+        zmin = lo(zmin, z);
+        zmax = hi(zmax, z);
+        gsum += pts.ground[p];
+        zsum += z;
+        zsq += z * z;
+        isum += pts.i[p];
+    }
+    let inv_count = 1.0 / count as f32;
+    let ground = gsum * inv_count;
+    let zmean = zsum * inv_count;
+    let z_std_m = (zsq * inv_count - zmean * zmean).max(0.0).sqrt();
+    let top_above_ground = zmax - ground;
+    // A part of a split cluster is kept only with a class: none is this low.
+    if top_above_ground < cfg.min_height_m || (part && top_above_ground < MIN_PART_TOP_M) {
+        stats.rejected_size += 1;
+        return Emit::Done;
+    }
+    let rect = fitter.fit(pts.x, pts.y, idx);
+    let bottom = zmin.min(ground);
+    let height = zmax - bottom;
+    let is_wall = rect.length > cfg.max_length_m
+        || rect.width > cfg.max_width_m
+        || height > cfg.max_height_m
+        || (rect.length > cfg.band_min_length_m && rect.width < cfg.band_max_width_m);
+    let two_wide = rect.width > cfg.split_min_width_m;
+    let two_long = rect.length > cfg.split_min_length_m;
+    if role == Role::Found && (is_wall || two_wide || two_long) {
+        return Emit::Split {
+            whole_if_one: !is_wall && !two_wide,
+        };
+    }
+    if is_wall {
+        stats.rejected_size += 1;
+        return Emit::Done;
+    }
+    let range = (rect.cx * rect.cx + rect.cy * rect.cy).sqrt();
+    // The upper half of the cluster: how many points, and how far it spans along the
+    // box's long side (a rider spans a fraction of the bicycle, a car's rear window
+    // most of the car's width); how far its top quarter spans (a roof, or a pole); and
+    // the vertical profile in `PROFILE_BANDS` bands from the ground threshold to the top.
+    let half_m = ground + 0.5 * top_above_ground;
+    let roof_m = ground + 0.75 * top_above_ground;
+    let (ys, yc) = rect.yaw_rad.sin_cos();
+    let (mut upper, mut umin, mut umax) = (0usize, f32::INFINITY, f32::NEG_INFINITY);
+    let (mut rmin, mut rmax) = (f32::INFINITY, f32::NEG_INFINITY);
+    let band_base = ground + cfg.ground_threshold_m;
+    let inv_band = PROFILE_BANDS as f32 / (zmax - band_base).max(0.05);
+    let mut profile = Profile::default();
+    // The waist is read where the profile has enough returns: at 30 m and beyond a window
+    // band of a vehicle may hold one ring of a few points.
+    let read_waist = count >= WAIST_MIN_CLUSTER_POINTS && range < WAIST_MAX_RANGE_M;
+    for &p in idx {
+        let p = p as usize;
+        let z = pts.z[p];
+        if !read_waist && z <= half_m {
+            continue;
+        }
+        let along = pts.x[p] * yc + pts.y[p] * ys;
+        if read_waist {
+            let across = pts.y[p] * yc - pts.x[p] * ys;
+            profile.add(((z - band_base) * inv_band) as usize, along, across);
+        }
+        if z > half_m {
+            upper += 1;
+            umin = lo(umin, along);
+            umax = hi(umax, along);
+            if z > roof_m {
+                rmin = lo(rmin, along);
+                rmax = hi(rmax, along);
+            }
+        }
+    }
+    let span_ratio = |from: f32, to: f32| {
+        if to >= from {
+            ((to - from) / rect.length.max(0.05)).min(1.0)
+        } else {
+            0.0
+        }
+    };
+    let upper_length_ratio = span_ratio(umin, umax);
+    let class_probs = classify(&ClusterFeatures {
+        length_m: rect.length,
+        width_m: rect.width,
+        top_above_ground_m: top_above_ground,
+        points: count as u32,
+        range_m: range,
+        z_std_m,
+        upper_fraction: upper as f32 * inv_count,
+        upper_length_ratio,
+        roof_length_ratio: span_ratio(rmin, rmax),
+        waist_ratio: profile.waist_ratio(),
+        mean_intensity: isum * inv_count,
+        dark_fraction: if pts.dark_cue {
+            dark as f32 * inv_count
+        } else {
+            f32::NAN
+        },
+    });
+    let mut bbox = Box3::new(
+        Vector3::new(
+            f64::from(rect.cx),
+            f64::from(rect.cy),
+            f64::from(bottom + 0.5 * height),
+        ),
+        Vector3::new(
+            f64::from(rect.length.max(0.1)),
+            f64::from(rect.width.max(0.1)),
+            f64::from(height.max(0.1)),
+        ),
+        f64::from(rect.yaw_rad),
+    );
+    let (class, probability) = class_probs.argmax();
+    if part && class == ObjectClass::Unknown {
+        stats.rejected_size += 1;
+        return Emit::Done;
+    }
+    if class == ObjectClass::Car && probability >= cfg.vehicle_min_probability {
+        // A van's length only with its height read from near enough (where the profile
+        // is read): far, a cluster's top comes from a few rings, and a van-sized box of an
+        // unlabelled far vehicle or a hedge projects past what it covers.
+        let min_size_m = if height >= cfg.tall_vehicle_min_height_m && read_waist {
+            cfg.tall_vehicle_min_size_m
+        } else {
+            cfg.vehicle_min_size_m
+        };
+        complete_vehicle(&mut bbox, min_size_m, cfg.vehicle_face_max_length_m);
+    }
+    let obstacle = Obstacle3D {
+        bbox,
+        num_points: count as u32,
+        score: confidence(count, range, rect.length, height),
+        class_probs,
+    };
+    if out.len() < cfg.max_obstacles {
+        out.push(obstacle);
+    } else {
+        // Full: replace the weakest if this one is stronger.
+        stats.rejected_capacity += 1;
+        if let Some(weakest) = out
+            .iter_mut()
+            .min_by(|a, b| a.score.total_cmp(&b.score))
+            .filter(|w| w.score < obstacle.score)
+        {
+            *weakest = obstacle;
+        }
+    }
+    Emit::Done
+}
+
+/// What [`emit_cluster`] did with a cluster.
 enum Emit {
     /// Written or rejected.
     Done,
@@ -829,7 +980,7 @@ enum Emit {
     Split { whole_if_one: bool },
 }
 
-/// What a cluster given to [`LidarDetector::emit_cluster`] is.
+/// What a cluster given to [`emit_cluster`] is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Role {
     /// A connected component as found: split when too large for one object.
@@ -1272,5 +1423,27 @@ mod tests {
         det.warm_up();
         assert_eq!(det.process(&scene.cloud, &mut warm), fresh_stats);
         assert_eq!(format!("{warm:?}"), format!("{fresh:?}"));
+    }
+
+    #[test]
+    fn any_number_of_threads_gives_the_same_obstacles_also_when_out_of_room() {
+        let scene = crate::synthetic::generate(&crate::synthetic::SceneSpec::default());
+        for max_obstacles in [1024, 12, 3] {
+            let run = |threads| {
+                let cfg = LidarConfig {
+                    threads,
+                    max_obstacles,
+                    ..LidarConfig::default()
+                };
+                let mut out = Vec::new();
+                let stats = LidarDetector::new(&cfg).process(&scene.cloud, &mut out);
+                assert!(stats.non_ground >= PARALLEL_MIN_POINTS, "{stats:?}");
+                (stats, format!("{out:?}"))
+            };
+            let one = run(1);
+            for threads in [2, 3, MAX_THREADS] {
+                assert_eq!(run(threads), one, "{threads} threads, max {max_obstacles}");
+            }
+        }
     }
 }
