@@ -3,7 +3,7 @@
 
 use fusionrt_ros::args::NodeArgs;
 use fusionrt_ros::node::{NodeError, run};
-use fusionrt_ros::realtime::{prefault_heaps, set_fifo_priority};
+use fusionrt_ros::realtime::{no_transparent_huge_pages, prefault_heaps, set_fifo_priority};
 use std::process::ExitCode;
 
 /// mimalloc instead of glibc's malloc: every sweep hands multi-megabyte buffers between the
@@ -18,6 +18,7 @@ const PREFAULT_BYTES: usize = 32 << 20;
 
 fn main() -> ExitCode {
     // Before any thread starts, so that every thread inherits it (see the realtime module).
+    let small_pages = no_transparent_huge_pages();
     let heap = prefault_heaps(PREFAULT_BYTES);
     let args = NodeArgs::parse(std::env::args().skip(1));
     let priority = match &args {
@@ -31,7 +32,10 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    tracing::debug!(?heap, "heaps tuned and prefaulted");
+    tracing::debug!(?heap, small_pages, "heaps tuned and prefaulted");
+    if !small_pages {
+        tracing::warn!("transparent huge pages stay on: a thread's first allocations may be late");
+    }
     if !heap.c_tuned || heap.c_bytes == 0 {
         tracing::warn!(
             ?heap,
