@@ -472,7 +472,7 @@ def main():
     check('node stops cleanly on SIGINT', launch.returncode == 0 and
           not any('panicked' in line for line in log_lines), f'exit {launch.returncode}')
     scheduling = [line for line in log_lines if 'SCHED_FIFO' in line or 'normal priority' in line]
-    print('node scheduling: ' + (scheduling[0].split('fusionrt_node')[-1].strip() if scheduling
+    print('node scheduling: ' + (scheduling[0].split('fusionrt_node')[-1].strip(' :') if scheduling
                                  else 'normal (rt_priority 0)'))
     if failed:
         print('--- ros2 launch output (last 40 lines) ---')
