@@ -418,6 +418,8 @@ fn hold_serves_the_last_sweep_until_ctrl_c() {
         .status()
         .unwrap();
     assert!(sent.success());
+    // The run is over: Ctrl-C only stops the view, and says so.
+    wait_for_line(&lines, "stopping the live view (the run had finished)");
     wait_for_line(&lines, "live view stopped");
     let status = wait_exit(&mut child);
     assert!(status.success(), "{status}");

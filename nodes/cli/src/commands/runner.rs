@@ -18,6 +18,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
+/// Set once the run is over and `--foxglove-hold` serves its last sweep: Ctrl-C then only stops
+/// the view, and says so.
+static HOLDING: AtomicBool = AtomicBool::new(false);
+
 /// The flag Ctrl-C sets: executors finish the sweep in progress, sinks flush, the report says
 /// the run was interrupted. A second Ctrl-C ends the process at once.
 pub fn stop_flag() -> Arc<AtomicBool> {
@@ -29,7 +33,11 @@ pub fn stop_flag() -> Arc<AtomicBool> {
             if handler_flag.swap(true, Ordering::SeqCst) {
                 std::process::exit(130);
             }
-            eprintln!("\ninterrupted: finishing the current sweep and writing the records");
+            if HOLDING.load(Ordering::SeqCst) {
+                eprintln!("\nstopping the live view (the run had finished)");
+            } else {
+                eprintln!("\ninterrupted: finishing the current sweep and writing the records");
+            }
         });
         if let Err(e) = installed {
             tracing::warn!("Ctrl-C handler not installed: {e}");
@@ -168,6 +176,7 @@ impl LiveArgs {
                 "foxglove: run finished; serving its last sweep on {} until Ctrl-C",
                 view.url()
             );
+            HOLDING.store(true, Ordering::SeqCst);
             view.hold(stop);
         }
         eprintln!("foxglove: live view stopped");
