@@ -55,6 +55,18 @@ fn spawn(args: &[&str]) -> (Child, mpsc::Receiver<String>) {
     (child, rx)
 }
 
+/// Starts `fusionrt ARGS --foxglove` on a free port, waits for its stderr line containing
+/// `ready`, and connects a client; the rest of its stderr arrives on the returned channel.
+fn spawn_with_view(args: &[&str], ready: &str) -> (Child, mpsc::Receiver<String>, Client) {
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut all = args.to_vec();
+    all.extend(["--foxglove", "--foxglove-addr", &addr]);
+    let (child, lines) = spawn(&all);
+    wait_for_line(&lines, ready);
+    (child, lines, Client::connect(port))
+}
+
 /// Waits for a stderr line containing `needle`; returns the lines seen.
 fn wait_for_line(lines: &mpsc::Receiver<String>, needle: &str) -> Vec<String> {
     let deadline = Instant::now() + PATIENCE;
@@ -257,23 +269,19 @@ const SIM_TOPICS: [&str; 5] = [
 #[test]
 fn sim_streams_points_boxes_tracks_and_2d_boxes_to_a_subscribed_client() {
     let dir = scratch("foxglove-live");
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let (mut child, lines) = spawn(&[
-        "sim",
-        "--frames",
-        "30",
-        "--out",
-        dir.to_str().unwrap(),
-        "--foxglove",
-        "--foxglove-addr",
-        &addr,
-        "--foxglove-wait-client",
-        "--foxglove-rate",
-        "3",
-    ]);
-    wait_for_line(&lines, "waiting for a client");
-    let mut client = Client::connect(port);
+    let (mut child, _lines, mut client) = spawn_with_view(
+        &[
+            "sim",
+            "--frames",
+            "30",
+            "--out",
+            dir.to_str().unwrap(),
+            "--foxglove-wait-client",
+            "--foxglove-rate",
+            "3",
+        ],
+        "waiting for a client",
+    );
     let subscribed = Instant::now();
     let schemas = client.wait_for_channels(&SIM_TOPICS);
     for (topic, schema) in [
@@ -388,21 +396,17 @@ fn sim_streams_points_boxes_tracks_and_2d_boxes_to_a_subscribed_client() {
 #[test]
 fn hold_serves_the_last_sweep_until_ctrl_c() {
     let dir = scratch("foxglove-hold");
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let (mut child, lines) = spawn(&[
-        "sim",
-        "--frames",
-        "8",
-        "--out",
-        dir.to_str().unwrap(),
-        "--foxglove",
-        "--foxglove-addr",
-        &addr,
-        "--foxglove-hold",
-    ]);
-    wait_for_line(&lines, "run finished; serving its last sweep");
-    let mut client = Client::connect(port);
+    let (mut child, lines, mut client) = spawn_with_view(
+        &[
+            "sim",
+            "--frames",
+            "8",
+            "--out",
+            dir.to_str().unwrap(),
+            "--foxglove-hold",
+        ],
+        "run finished; serving its last sweep",
+    );
     client.wait_for_channels(&["/fusionrt/tracks"]);
     client.subscribe(&["/fusionrt/tracks"]);
     let (_, log_time, payload) = client
@@ -495,24 +499,21 @@ fn replay_with_the_camera_model_shows_images_with_their_2d_boxes() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let (mut child, lines) = spawn(&[
-        "replay",
-        bag.to_str().unwrap(),
-        "--out",
-        dir.join("out").to_str().unwrap(),
-        "--camera",
-        "model",
-        "--duration",
-        "0.25",
-        "--foxglove",
-        "--foxglove-addr",
-        &addr,
-        "--foxglove-wait-client",
-    ]);
-    wait_for_line(&lines, "waiting for a client");
-    let mut client = Client::connect(port);
+    let out = dir.join("out");
+    let (mut child, _lines, mut client) = spawn_with_view(
+        &[
+            "replay",
+            bag.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--camera",
+            "model",
+            "--duration",
+            "0.25",
+            "--foxglove-wait-client",
+        ],
+        "waiting for a client",
+    );
     let topics = ["/fusionrt/camera0/image", "/fusionrt/camera0/detections"];
     let schemas = client.wait_for_channels(&topics);
     assert_eq!(schemas[topics[0]], "foxglove.RawImage");
