@@ -43,8 +43,24 @@ from autoware_perception_msgs.msg import TrackedObjects
 ROOT = Path(__file__).resolve().parents[2]
 DRIVE = '2011_09_26_drive_0052_sync'
 PERIOD_NS = 100_000_000
+
+
+def env_int(name, default, low, high):
+    """An integer from the environment, or exit naming the variable and the range."""
+    text = os.environ.get(name, str(default))
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        sys.exit(f'{name}={text!r}: expected an integer from {low} to {high}')
+    return value
+
+
 # Enough sweeps that p99 is not the first sweep's one-off costs (the connection's first use).
-MIN_SWEEPS = int(os.environ.get('FUSIONRT_ROS_SWEEPS', '60'))
+MIN_SWEEPS = env_int('FUSIONRT_ROS_SWEEPS', 60, 1, 10_000)
+# The node's SCHED_FIFO priority (the launch file's `rt_priority`; 0: normal scheduling).
+RT_PRIORITY = env_int('FUSIONRT_ROS_RT_PRIORITY', 10, 0, 99)
 
 
 def stamp_msg(ns):
@@ -197,7 +213,7 @@ def main():
     launch_start = time.monotonic()
     launch = subprocess.Popen(
         ['ros2', 'launch', str(ROOT / 'launch' / 'fusionrt.launch.py'), 'cameras:=1',
-         f'camera:={camera}'],
+         f'camera:={camera}', f'rt_priority:={RT_PRIORITY}'],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     log_lines = []
 

@@ -114,7 +114,7 @@ pub struct LidarDetector {
     scratch: Vec<ClusterScratch>,
     /// Obstacles of the cluster ranges after the first, one per extra thread, appended in
     /// order once every thread is done.
-    tails: Vec<(Vec<Obstacle3D>, LidarStats, usize)>,
+    tails: Vec<RunOutput>,
     /// Whether this sweep's reflectance tells dark returns (glass, tyres) from bright ones:
     /// at least [`DARK_MIN_SCAN_SHARE`] of the non-ground returns are darker than
     /// `dark_reflectance`. A sensor without a reflectance channel, one on another scale, or a
@@ -195,12 +195,10 @@ impl LidarDetector {
             sorted: Vec::with_capacity(n),
             scratch: (0..cfg.threads).map(|_| ClusterScratch::new(cfg)).collect(),
             tails: (1..cfg.threads)
-                .map(|_| {
-                    (
-                        Vec::with_capacity(cfg.max_obstacles),
-                        LidarStats::default(),
-                        0,
-                    )
+                .map(|_| RunOutput {
+                    obstacles: Vec::with_capacity(cfg.max_obstacles),
+                    stats: LidarStats::default(),
+                    trial_parts: 0,
                 })
                 .collect(),
             dark_cue: false,
@@ -559,26 +557,42 @@ impl LidarDetector {
                 let range = ends[k]..ends[k + 1];
                 let (pts, clusters) = (&pts, &clusters);
                 scope.spawn(move || {
-                    let (list, run_stats, trial_parts) = tail;
-                    list.clear();
-                    *run_stats = LidarStats::default();
-                    *trial_parts = scratch.fit_range(pts, clusters, range, list, run_stats);
+                    tail.obstacles.clear();
+                    tail.stats = LidarStats::default();
+                    tail.trial_parts = scratch.fit_range(
+                        pts,
+                        clusters,
+                        range,
+                        &mut tail.obstacles,
+                        &mut tail.stats,
+                    );
                 });
             }
             first.fit_range(&pts, &clusters, 0..ends[0], out, stats);
         });
-        let written: usize = out.len() + self.tails.iter().map(|t| t.0.len()).sum::<usize>();
-        let most_trial_parts = self.tails.iter().map(|t| t.2).max().unwrap_or(0);
+        let written: usize =
+            out.len() + self.tails.iter().map(|t| t.obstacles.len()).sum::<usize>();
+        let most_trial_parts = self.tails.iter().map(|t| t.trial_parts).max().unwrap_or(0);
         if written + most_trial_parts <= self.cfg.max_obstacles {
-            for (list, run_stats, _) in &self.tails {
-                out.extend_from_slice(list);
-                stats.add_cluster_pass(run_stats);
+            for tail in &self.tails {
+                out.extend_from_slice(&tail.obstacles);
+                stats.add_cluster_pass(&tail.stats);
             }
         } else {
             let range = ends[0]..clusters.count.len();
             first.fit_range(&pts, &clusters, range, out, stats);
         }
     }
+}
+
+/// What a run of clusters after the first wrote on its own thread.
+#[derive(Debug)]
+struct RunOutput {
+    obstacles: Vec<Obstacle3D>,
+    /// The counts of the cluster pass over this run.
+    stats: LidarStats,
+    /// The most parts of a split on trial in this run (0 when none was).
+    trial_parts: usize,
 }
 
 /// The non-ground points, as the cluster pass reads them.

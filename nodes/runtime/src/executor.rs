@@ -2,9 +2,9 @@
 //!
 //! - [`run_deterministic`]: events in source order (sweeps in stamp order), every input
 //!   processed; the same input and config give byte-identical outputs. The lidar stage runs on
-//!   its own thread one sweep ahead; everything else on the caller's thread, in order. The camera keeps
-//!   its configured tiles (the degrade policy needs timings, which would make results depend on
-//!   the machine); budget overruns are still measured and counted.
+//!   its own thread one sweep ahead; everything else on the caller's thread, in order. The
+//!   camera keeps its configured tiles (the degrade policy needs timings, which would make
+//!   results depend on the machine); budget overruns are still measured and counted.
 //! - [`run_realtime`]: one named thread per stage (`fusionrt-lidar`, `fusionrt-camera<i>`,
 //!   `fusionrt-fusion`, `fusionrt-tracker`, `fusionrt-sink`), bounded crossbeam channels. At
 //!   sensor rate, sensor inputs are latest-wins (a stale sweep or image is dropped and counted,
@@ -273,7 +273,7 @@ pub fn run_deterministic(
     }
     // At most two sweeps are in flight (one being published, the next in the lidar stage), so
     // neither thread ever blocks on a full channel.
-    let (jobs_tx, jobs_rx) = bounded::<SweepIn>(2);
+    let (jobs_tx, jobs_rx) = bounded::<(SweepIn, Vec<Obstacle3D>)>(2);
     let (done_tx, done_rx) = bounded::<Option<SweepObstacles>>(2);
     let start = Instant::now();
     std::thread::scope(|scope| -> Result<RunSummary, RunError> {
@@ -296,6 +296,7 @@ pub fn run_deterministic(
             done: done_rx,
             in_flight: 0,
             held: Vec::new(),
+            spare: Vec::new(),
             published: 0,
             sink_error: None,
         };
@@ -327,24 +328,25 @@ pub fn run_deterministic(
 }
 
 /// The lidar thread of [`run_deterministic`]: one reply per sweep, in order (None when the
-/// sweep was dropped as bad input, counted in the metrics it returns).
+/// sweep was dropped as bad input, counted in the metrics it returns). Each job brings the
+/// obstacle buffer of an earlier sweep to fill again.
 fn lidar_worker(
     mut lidar: LidarStage,
     limits: Limits,
-    jobs: Receiver<SweepIn>,
+    jobs: Receiver<(SweepIn, Vec<Obstacle3D>)>,
     done: Sender<Option<SweepObstacles>>,
 ) -> Metrics {
     let clock = EventClock::default();
     let mut metrics = Metrics::default();
     let mut drops = DropLog::new();
-    for sweep in jobs {
+    for (sweep, obstacles) in jobs {
         let stamp = sweep.cloud.stamp_ns;
         clock.start_event_at(stamp, sweep.released);
         let result = lidar_step(
             &mut lidar,
             &clock,
             &limits,
-            sweep,
+            (sweep, obstacles),
             &mut metrics,
             &mut drops,
             || clock.now_ns() - stamp,
@@ -356,12 +358,13 @@ fn lidar_worker(
     metrics
 }
 
-/// Runs the lidar stage on one sweep; None when the sweep was dropped (counted).
+/// Runs the lidar stage on one sweep, its obstacles written into the buffer that comes with
+/// it; None when the sweep was dropped (counted).
 fn lidar_step(
     lidar: &mut LidarStage,
     clock: &dyn Clock,
     limits: &Limits,
-    sweep: SweepIn,
+    (sweep, mut obstacles): (SweepIn, Vec<Obstacle3D>),
     metrics: &mut Metrics,
     drops: &mut DropLog,
     age: impl Fn() -> i64,
@@ -371,7 +374,6 @@ fn lidar_step(
         budget: limits.lidar,
         stamp_ns: sweep.cloud.stamp_ns,
     };
-    let mut obstacles = Vec::with_capacity(256);
     match run_stage(lidar, &ctx, &sweep.cloud.data, &mut obstacles, metrics, age) {
         Ok(lidar_time) => Some(SweepObstacles {
             sweep,
@@ -398,12 +400,14 @@ struct InOrder {
     drops: DropLog,
     detections: Vec<fusionrt_core::Detection2D>,
     bufs: SweepBuffers,
-    jobs: Sender<SweepIn>,
+    jobs: Sender<(SweepIn, Vec<Obstacle3D>)>,
     done: Receiver<Option<SweepObstacles>>,
     /// Sweeps sent to the lidar thread and not yet published or dropped.
     in_flight: u64,
     /// Events read after the oldest sweep in flight, applied once it is published.
     held: Vec<Event>,
+    /// Obstacle buffers of published sweeps, sent back with the next sweeps.
+    spare: Vec<Vec<Obstacle3D>>,
     published: u64,
     sink_error: Option<SinkError>,
 }
@@ -444,8 +448,9 @@ impl InOrder {
                         truth,
                         released: Instant::now(),
                     };
+                    let buffer = self.spare.pop().unwrap_or_default();
                     self.jobs
-                        .send(sweep)
+                        .send((sweep, buffer))
                         .map_err(|_| RunError::Thread("fusionrt-lidar stopped".into()))?;
                     self.in_flight += 1;
                     if self.in_flight > 1 {
@@ -481,10 +486,14 @@ impl InOrder {
         }) = reply
         {
             self.publish(sweep, &obstacles, lidar_time, sinks, options);
+            self.spare.push(obstacles);
         }
-        for event in std::mem::take(&mut self.held) {
+        // Drained through a local so that the buffer keeps its capacity.
+        let mut held = std::mem::take(&mut self.held);
+        for event in held.drain(..) {
             self.apply(event);
         }
+        self.held = held;
         Ok(())
     }
 
@@ -911,11 +920,12 @@ pub fn run_realtime(
             let mut drops = DropLog::new();
             for sweep in lidar_rx {
                 let (stamp, released) = (sweep.cloud.stamp_ns, sweep.released);
+                // The obstacles travel on to fusion and the sinks: a buffer per sweep.
                 let reply = lidar_step(
                     &mut lidar,
                     timebase.clock(),
                     &limits,
-                    sweep,
+                    (sweep, Vec::new()),
                     &mut metrics,
                     &mut drops,
                     || timebase.age_ns(stamp, released),
